@@ -1,0 +1,271 @@
+"""Output heads: how the hypernetwork body's features become target tensors.
+
+The output categories of the hypernetwork taxonomy — all at once (``Full``), chunk by
+chunk (``Chunked``, von Oswald et al. 2020), layer by layer (``LayerWise``, Ha, Dai & Le
+2016) — plus the low-rank decoder of LoGAH (``LowRank``).
+
+A head is a small spec object; :meth:`Head.build` turns it into a module for a given
+list of tensor shapes. The built module maps features ``h: [U, H]`` (one row per distinct
+condition) to one tensor ``[U, *shape]`` per generated parameter.
+
+Initialisation. With MIP's residual formulation (``θ = θ₀ + Δθ``) the layer that emits
+Δθ starts at zero — for ``LowRank`` only the B factor, as in LoRA, so gradients still
+reach A — so a hypernetized pretrained model computes exactly what the target did. The
+last layer then has no bias, since θ₀ already plays that role. Without the residual
+formulation every layer keeps PyTorch's default initialisation (the plain formulation
+the MIP paper compares against).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ._checks import check_positive_int, describe
+
+__all__ = ["Head", "Full", "Chunked", "LayerWise", "LowRank", "resolve_head"]
+
+Shapes = Sequence[torch.Size]
+
+
+def _numel(shape: torch.Size) -> int:
+    return math.prod(shape)
+
+
+def _split(flat: Tensor, shapes: Shapes) -> list[Tensor]:
+    """Split ``[U, sum(numel)]`` into ``[U, *shape]`` views, one per shape."""
+    pieces = flat.split([_numel(s) for s in shapes], dim=-1)
+    return [piece.reshape(flat.shape[0], *shape) for piece, shape in zip(pieces, shapes)]
+
+
+class Head:
+    """Base class of output-head specs. Subclasses implement :meth:`build`."""
+
+    def build(self, shapes: Shapes, in_features: int, *, residual: bool) -> nn.Module:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({fields})"
+
+
+class Full(Head):
+    """One linear output block per generated tensor (fused into a single matmul).
+
+    Its output layer has ``H × P`` weights for ``P`` generated numbers: fastest to
+    evaluate, largest in parameters. ``head="full"`` means ``Full()``.
+
+    Example:
+        >>> import torch.nn as nn
+        >>> from hypernetworks import hypernetize
+        >>> model = hypernetize(nn.Linear(3, 2), 4, head=Full())
+    """
+
+    def build(self, shapes: Shapes, in_features: int, *, residual: bool) -> nn.Module:
+        return _FullHead(shapes, in_features, residual)
+
+
+class _FullHead(nn.Module):
+    def __init__(self, shapes: Shapes, in_features: int, residual: bool) -> None:
+        super().__init__()
+        self.shapes = list(shapes)
+        self.out = nn.Linear(in_features, sum(map(_numel, shapes)), bias=not residual)
+        if residual:
+            nn.init.zeros_(self.out.weight)
+
+    def forward(self, h: Tensor) -> list[Tensor]:
+        return _split(self.out(h), self.shapes)
+
+
+class _EmbeddedGenerator(nn.Module):
+    """``out_k = W₂ · act(W₁ h + V e_k + b₁)`` for learned embeddings ``e_k``, k < num."""
+
+    def __init__(
+        self, in_features: int, num: int, embedding_dim: int, hidden: int, out: int, residual: bool
+    ) -> None:
+        super().__init__()
+        self.embeddings = nn.Parameter(torch.randn(num, embedding_dim))
+        self.from_features = nn.Linear(in_features, hidden)
+        self.from_embeddings = nn.Linear(embedding_dim, hidden, bias=False)
+        self.act = nn.LeakyReLU()
+        self.out = nn.Linear(hidden, out, bias=not residual)
+        if residual:
+            nn.init.zeros_(self.out.weight)
+
+    def forward(self, h: Tensor) -> Tensor:  # [U, H] -> [U, num, out]
+        mixed = self.from_features(h).unsqueeze(-2) + self.from_embeddings(self.embeddings)
+        return self.out(self.act(mixed))
+
+
+class Chunked(Head):
+    """One shared generator applied to learned chunk embeddings (von Oswald et al. 2020).
+
+    All generated numbers are laid end to end and cut into chunks of ``chunk_size``; chunk
+    k is ``g(h, e_k)`` with ``g`` a one-hidden-layer generator shared by every chunk and
+    ``e_k`` a learned embedding. The head has about ``hidden × chunk_size`` +
+    ``n_chunks × embedding_dim`` parameters, so it can be far smaller than the target.
+
+    Args:
+        chunk_size: numbers generated per chunk.
+        embedding_dim: size of each chunk embedding.
+        hidden: width of the generator's hidden layer (default: the body's width).
+
+    Example:
+        >>> import torch.nn as nn
+        >>> from hypernetworks import hypernetize
+        >>> model = hypernetize(nn.Linear(30, 20), 4, head=Chunked(chunk_size=64, embedding_dim=8))
+    """
+
+    def __init__(self, chunk_size: int, embedding_dim: int, *, hidden: int | None = None) -> None:
+        self.chunk_size = check_positive_int(chunk_size, "chunk_size")
+        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
+        self.hidden = None if hidden is None else check_positive_int(hidden, "hidden")
+
+    def build(self, shapes: Shapes, in_features: int, *, residual: bool) -> nn.Module:
+        return _ChunkedHead(self, shapes, in_features, residual)
+
+
+class _ChunkedHead(nn.Module):
+    def __init__(self, spec: Chunked, shapes: Shapes, in_features: int, residual: bool) -> None:
+        super().__init__()
+        self.shapes = list(shapes)
+        self.total = sum(map(_numel, shapes))
+        num = -(-self.total // spec.chunk_size)
+        self.generator = _EmbeddedGenerator(
+            in_features, num, spec.embedding_dim, spec.hidden or in_features, spec.chunk_size, residual
+        )
+
+    def forward(self, h: Tensor) -> list[Tensor]:
+        chunks = self.generator(h)  # [U, n_chunks, chunk_size]
+        flat = chunks.reshape(h.shape[0], -1)[:, : self.total]
+        return _split(flat, self.shapes)
+
+
+class LayerWise(Head):
+    """A generator shared across tensors of the same shape, fed a per-layer embedding.
+
+    As in Ha, Dai & Le (2016): tensors are grouped by shape; each group has one
+    generator ``g(h, e_l)`` and every tensor ``l`` in it a learned embedding ``e_l``.
+    Deep stacks of equal layers share one generator.
+
+    Args:
+        embedding_dim: size of each layer embedding.
+        hidden: width of the generators' hidden layer (default: the body's width).
+
+    Example:
+        >>> import torch.nn as nn
+        >>> from hypernetworks import hypernetize
+        >>> net = nn.Sequential(*[nn.Linear(16, 16) for _ in range(4)])
+        >>> model = hypernetize(net, 4, head=LayerWise(embedding_dim=8))
+    """
+
+    def __init__(self, embedding_dim: int, *, hidden: int | None = None) -> None:
+        self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
+        self.hidden = None if hidden is None else check_positive_int(hidden, "hidden")
+
+    def build(self, shapes: Shapes, in_features: int, *, residual: bool) -> nn.Module:
+        return _LayerWiseHead(self, shapes, in_features, residual)
+
+
+class _LayerWiseHead(nn.Module):
+    def __init__(self, spec: LayerWise, shapes: Shapes, in_features: int, residual: bool) -> None:
+        super().__init__()
+        self.shapes = list(shapes)
+        groups: dict[torch.Size, list[int]] = {}
+        for index, shape in enumerate(self.shapes):
+            groups.setdefault(torch.Size(shape), []).append(index)
+        self.groups = list(groups.values())
+        self.generators = nn.ModuleList(
+            _EmbeddedGenerator(
+                in_features, len(members), spec.embedding_dim, spec.hidden or in_features,
+                _numel(self.shapes[members[0]]), residual,
+            )
+            for members in self.groups
+        )
+
+    def forward(self, h: Tensor) -> list[Tensor]:
+        out: list[Tensor | None] = [None] * len(self.shapes)
+        for members, generator in zip(self.groups, self.generators):
+            block = generator(h)  # [U, len(members), numel]
+            for j, index in enumerate(members):
+                out[index] = block[:, j].reshape(h.shape[0], *self.shapes[index])
+        return out  # type: ignore[return-value]
+
+
+class LowRank(Head):
+    """Every 2-D+ weight as ``A · Bᵀ`` of rank ``rank``; vectors generated directly.
+
+    A weight of shape ``(m, *rest)`` is treated as an ``m × prod(rest)`` matrix (for a
+    convolution: output channels × the rest of the kernel), as in LoGAH's low-rank
+    decoder. The head emits ``rank × (m + n)`` numbers per matrix instead of ``m × n``.
+
+    Args:
+        rank: the rank of each generated (Δ) matrix.
+
+    Example:
+        >>> import torch.nn as nn
+        >>> from hypernetworks import hypernetize
+        >>> model = hypernetize(nn.Conv2d(8, 16, 3), 4, head=LowRank(rank=2))
+    """
+
+    def __init__(self, rank: int) -> None:
+        self.rank = check_positive_int(rank, "rank")
+
+    def build(self, shapes: Shapes, in_features: int, *, residual: bool) -> nn.Module:
+        return _LowRankHead(self.rank, shapes, in_features, residual)
+
+
+class _LowRankHead(nn.Module):
+    def __init__(self, rank: int, shapes: Shapes, in_features: int, residual: bool) -> None:
+        super().__init__()
+        self.rank = rank
+        self.shapes = list(shapes)
+        # Per tensor: sizes of its A block, B block (matrices) or direct block (vectors).
+        self.sizes: list[int] = []
+        zeroed: list[tuple[int, int]] = []  # (start, stop) rows that start at zero under residual
+        offset = 0
+        for shape in self.shapes:
+            if len(shape) >= 2:
+                a, b = shape[0] * rank, _numel(shape[1:]) * rank
+                self.sizes += [a, b]
+                zeroed.append((offset + a, offset + a + b))
+                offset += a + b
+            else:
+                self.sizes.append(_numel(shape))
+                zeroed.append((offset, offset + _numel(shape)))
+                offset += _numel(shape)
+        self.out = nn.Linear(in_features, offset, bias=not residual)
+        if residual:
+            with torch.no_grad():
+                for start, stop in zeroed:
+                    self.out.weight[start:stop].zero_()
+
+    def forward(self, h: Tensor) -> list[Tensor]:
+        u = h.shape[0]
+        pieces = iter(self.out(h).split(self.sizes, dim=-1))
+        result = []
+        for shape in self.shapes:
+            if len(shape) >= 2:
+                a = next(pieces).view(u, shape[0], self.rank)
+                b = next(pieces).view(u, -1, self.rank)
+                result.append(torch.bmm(a, b.transpose(1, 2)).reshape(u, *shape))
+            else:
+                result.append(next(pieces).reshape(u, *shape))
+        return result
+
+
+def resolve_head(head: str | Head) -> Head:
+    """Turn the ``head`` argument of :func:`hypernetize` into a :class:`Head`."""
+    if isinstance(head, Head):
+        return head
+    if isinstance(head, str):
+        if head == "full":
+            return Full()
+        raise ValueError(
+            f"head must be 'full' or a head object (Full(), Chunked(...), LayerWise(...), "
+            f"LowRank(...)), got {head!r}"
+        )
+    raise TypeError(f"head must be 'full' or a hypernetworks.Head, got {describe(head)}")
