@@ -40,7 +40,7 @@ class Recurrent(nn.Module):
 
     def forward(self, x):
         y = self.rnn(x)[0]
-        return self.out(y[:, -1])
+        return self.out(y.mean(dim=1))
 
 
 class Nested(nn.Module):
