@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from hypernetworks import Chunked, Full, LayerWise, LowRank, MIP, TaskEmbedding, hypernetize
+from hypernetworks import MIP, Chunked, Full, LayerWise, LowRank, TaskEmbedding, hypernetize
 
 from .helpers import perturb
 from .targets import TARGETS

@@ -1,5 +1,6 @@
 """Magnitude Invariant Parametrizations: the two properties the MIP paper builds on."""
 
+import itertools
 import math
 
 import torch
@@ -28,12 +29,12 @@ def test_generated_norm_is_constant_under_mip_and_grows_with_the_input_without()
     target_norm = _norm(dict(net.named_parameters()))
     for n in mip_norms:
         assert math.isclose(n, target_norm, rel_tol=1e-6)
-    assert all(a < b for a, b in zip(plain_norms, plain_norms[1:]))
+    assert all(a < b for a, b in itertools.pairwise(plain_norms))
     assert plain_norms[-1] / plain_norms[0] > 4  # close to proportional: ~7-12x over 16x
 
 
 def test_encoding_maps_every_hyperparameter_setting_to_the_same_norm():
-    hp = dict(lr=(1e-4, 1.0, "log"), dropout=(0.0, 0.5))
+    hp = {"lr": (1e-4, 1.0, "log"), "dropout": (0.0, 0.5)}
     settings = torch.tensor([[1e-4, 0.0], [1e-2, 0.1], [0.3, 0.5], [1.0, 0.25]])
     encoded = hypernetize(_net(), Hyperparameters(**hp), mip=True).embed(settings)
     assert encoded.shape == (4, 4)

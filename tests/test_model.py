@@ -7,7 +7,13 @@ import torch
 from torch import nn
 
 from hypernetworks import (
-    Chunked, HyperModel, Hyperparameters, Noise, SetEncoder, TaskEmbedding, hypernetize,
+    Chunked,
+    HyperModel,
+    Hyperparameters,
+    Noise,
+    SetEncoder,
+    TaskEmbedding,
+    hypernetize,
 )
 
 from .helpers import perturb

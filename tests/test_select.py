@@ -54,13 +54,13 @@ def test_tied_parameters_appear_once_under_their_first_name():
     [
         ([], ValueError, "params is empty, so no parameter is selected; pass None"),
         (["features.*.gamma"], ValueError,
-         r"params pattern 'features.\*.gamma' matches no parameter of the target; its "
-         r"parameters are: features.0.conv.weight, "),
+         (r"params pattern 'features.\*.gamma' matches no parameter of the target; its "
+          r"parameters are: features.0.conv.weight, ")),
         ([nn.LSTM], ValueError,
-         "params type LSTM matches no module with parameters in the target; module types "
-         "with parameters there: BatchNorm2d, Conv2d, Linear"),
-        ([3], TypeError, r"each params item must be a glob pattern \(str\) or an nn.Module "
-         r"subclass, got 3 \(int\)"),
+         ("params type LSTM matches no module with parameters in the target; module types "
+          "with parameters there: BatchNorm2d, Conv2d, Linear")),
+        ([3], TypeError, (r"each params item must be a glob pattern \(str\) or an nn.Module "
+                          r"subclass, got 3 \(int\)")),
         ([int], TypeError, "got <class 'int'>"),
         ({"head.*"}, TypeError, r"params must be None or a list .* got \{'head.\*'\} \(set\)"),
     ],

@@ -33,6 +33,7 @@ from ._select import select_parameters as select_parameters
 __version__ = "0.1.0"
 
 __all__ = [
+    "MIP",
     "Chunked",
     "Conditioner",
     "Full",
@@ -41,7 +42,6 @@ __all__ = [
     "Hyperparameters",
     "LayerWise",
     "LowRank",
-    "MIP",
     "Noise",
     "SetEncoder",
     "TaskEmbedding",

@@ -24,7 +24,7 @@ from torch.utils._pytree import tree_map
 
 from ._recurrent import RecurrentKernels
 
-__all__ = ["call_shared", "call_per_sample", "distinct_rows"]
+__all__ = ["call_per_sample", "call_shared", "distinct_rows"]
 
 
 def call_shared(module: nn.Module, weights: Mapping[str, Tensor], args: tuple) -> object:

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from ._checks import check_positive_int, describe
 
-__all__ = ["Conditioner", "Vector", "TaskEmbedding", "Hyperparameters", "SetEncoder", "Noise"]
+__all__ = ["Conditioner", "Hyperparameters", "Noise", "SetEncoder", "TaskEmbedding", "Vector"]
 
 
 class Conditioner(nn.Module):

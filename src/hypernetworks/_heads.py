@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from ._checks import check_positive_int, describe
 
-__all__ = ["Head", "Full", "Chunked", "LayerWise", "LowRank", "resolve_head"]
+__all__ = ["Chunked", "Full", "Head", "LayerWise", "LowRank", "resolve_head"]
 
 Shapes = Sequence[torch.Size]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["MIP", "resolve_mip", "encode"]
+__all__ = ["MIP", "encode", "resolve_mip"]
 
 
 @dataclass(frozen=True)
