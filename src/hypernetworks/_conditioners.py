@@ -156,6 +156,11 @@ class Hyperparameters(Conditioner):
         self.register_buffer("_high", torch.tensor(highs), persistent=False)
 
     def forward(self, c: Mapping[str, float | Tensor] | Tensor) -> Tensor:
+        if isinstance(c, Mapping) and all(
+            isinstance(v, numbers.Real) and not isinstance(v, bool) for v in c.values()
+        ):  # one setting of plain floats: normalise in Python, make a single tensor
+            return torch.tensor(self._normalise_floats(c), dtype=self._low.dtype,
+                                device=self._low.device)
         values = self._as_tensor(c)
         low, high = self._low.to(torch.float64), self._high.to(torch.float64)
         v64 = values.detach().to(torch.float64)
@@ -175,6 +180,32 @@ class Hyperparameters(Conditioner):
         # Clamping only removes float rounding: out-of-range values were rejected above.
         return ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
 
+    def _normalise_floats(self, c: Mapping[str, float]) -> list[float]:
+        self._check_names(c)
+        gammas = []
+        for name in self.names:
+            low, high, *scale = self.ranges[name]
+            value = float(c[name])
+            tolerance = 1e-6 * (high - low) + 1e-12 * abs(high)
+            if not low - tolerance <= value <= high + tolerance:  # also refuses nan
+                raise ValueError(
+                    f"hyperparameter {name!r} must lie in [{float(low):g}, {float(high):g}], "
+                    f"got {value:g}"
+                )
+            if scale == ["log"]:
+                value, low, high = math.log(max(value, low)), math.log(low), math.log(high)
+            gammas.append(min(max((value - low) / (high - low), 0.0), 1.0))
+        return gammas
+
+    def _check_names(self, c: Mapping[str, object]) -> None:
+        missing = [n for n in self.names if n not in c]
+        unknown = [n for n in c if n not in self.names]
+        if missing or unknown:
+            raise ValueError(
+                f"hyperparameters must be exactly {list(self.names)}; "
+                f"missing {missing}, unknown {unknown}"
+            )
+
     def _as_tensor(self, c: Mapping[str, float | Tensor] | Tensor) -> Tensor:
         device = self._low.device
         if isinstance(c, Tensor):
@@ -192,13 +223,7 @@ class Hyperparameters(Conditioner):
             raise TypeError(
                 f"hyperparameters must be a dict {{name: value}} or a tensor, got {describe(c)}"
             )
-        missing = [n for n in self.names if n not in c]
-        unknown = [n for n in c if n not in self.names]
-        if missing or unknown:
-            raise ValueError(
-                f"hyperparameters must be exactly {list(self.names)}; "
-                f"missing {missing}, unknown {unknown}"
-            )
+        self._check_names(c)
         columns = []
         for name in self.names:
             value = c[name]

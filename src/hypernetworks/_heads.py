@@ -5,8 +5,11 @@ chunk (``Chunked``, von Oswald et al. 2020), layer by layer (``LayerWise``, Ha, 
 2016) — plus the low-rank decoder of LoGAH (``LowRank``).
 
 A head is a small spec object; :meth:`Head.build` turns it into a module for a given
-list of tensor shapes. The built module maps features ``h: [U, H]`` (one row per distinct
-condition) to one tensor ``[U, *shape]`` per generated parameter.
+list of tensor shapes. The built module maps features ``h`` — ``[H]`` for one condition
+or ``[U, H]`` for U distinct conditions — to one tensor ``[*shape]`` / ``[U, *shape]``
+per generated parameter. Given the bases θ₀ (MIP's residual formulation) it returns
+``θ₀ + Δθ``, fused into one op where it can (``LowRank`` uses ``addmm``): on small
+targets the hypernetwork's cost is mostly the number of ops, not their arithmetic.
 
 Initialisation. With MIP's residual formulation (``θ = θ₀ + Δθ``) the layer that emits
 Δθ starts at zero — for ``LowRank`` only the B factor, as in LoRA, so gradients still
@@ -35,14 +38,29 @@ def _numel(shape: torch.Size) -> int:
     return math.prod(shape)
 
 
-def _split(flat: Tensor, shapes: Shapes) -> list[Tensor]:
-    """Split ``[U, sum(numel)]`` into ``[U, *shape]`` views, one per shape."""
+Bases = Sequence[Tensor] | None
+
+
+def _split(flat: Tensor, shapes: Shapes, bases: Bases) -> list[Tensor]:
+    """Split ``[..., sum(numel)]`` into ``[..., *shape]`` tensors (plus their bases)."""
+    lead = flat.shape[:-1]
     pieces = flat.split([_numel(s) for s in shapes], dim=-1)
-    return [piece.reshape(flat.shape[0], *shape) for piece, shape in zip(pieces, shapes)]
+    out = [piece.reshape((*lead, *shape)) for piece, shape in zip(pieces, shapes)]
+    return _add_bases(out, bases)
+
+
+def _add_bases(deltas: list[Tensor], bases: Bases) -> list[Tensor]:
+    if bases is None:
+        return deltas
+    return [base + delta for base, delta in zip(bases, deltas)]
 
 
 class Head:
-    """Base class of output-head specs. Subclasses implement :meth:`build`."""
+    """Base class of output-head specs. Subclasses implement :meth:`build`.
+
+    The built module's ``forward(h, bases)`` takes features ``[H]`` or ``[U, H]`` and the
+    θ₀ tensors (or None) and returns one generated tensor per shape.
+    """
 
     def build(self, shapes: Shapes, in_features: int, *, residual: bool) -> nn.Module:
         raise NotImplementedError
@@ -76,8 +94,8 @@ class _FullHead(nn.Module):
         if residual:
             nn.init.zeros_(self.out.weight)
 
-    def forward(self, h: Tensor) -> list[Tensor]:
-        return _split(self.out(h), self.shapes)
+    def forward(self, h: Tensor, bases: Bases) -> list[Tensor]:
+        return _split(self.out(h), self.shapes, bases)
 
 
 class _EmbeddedGenerator(nn.Module):
@@ -95,7 +113,7 @@ class _EmbeddedGenerator(nn.Module):
         if residual:
             nn.init.zeros_(self.out.weight)
 
-    def forward(self, h: Tensor) -> Tensor:  # [U, H] -> [U, num, out]
+    def forward(self, h: Tensor) -> Tensor:  # [..., H] -> [..., num, out]
         mixed = self.from_features(h).unsqueeze(-2) + self.from_embeddings(self.embeddings)
         return self.out(self.act(mixed))
 
@@ -138,10 +156,10 @@ class _ChunkedHead(nn.Module):
             in_features, num, spec.embedding_dim, spec.hidden or in_features, spec.chunk_size, residual
         )
 
-    def forward(self, h: Tensor) -> list[Tensor]:
-        chunks = self.generator(h)  # [U, n_chunks, chunk_size]
-        flat = chunks.reshape(h.shape[0], -1)[:, : self.total]
-        return _split(flat, self.shapes)
+    def forward(self, h: Tensor, bases: Bases) -> list[Tensor]:
+        chunks = self.generator(h)  # [..., n_chunks, chunk_size]
+        flat = chunks.flatten(-2)[..., : self.total]
+        return _split(flat, self.shapes, bases)
 
 
 class LayerWise(Head):
@@ -186,13 +204,14 @@ class _LayerWiseHead(nn.Module):
             for members in self.groups
         )
 
-    def forward(self, h: Tensor) -> list[Tensor]:
+    def forward(self, h: Tensor, bases: Bases) -> list[Tensor]:
+        lead = h.shape[:-1]
         out: list[Tensor | None] = [None] * len(self.shapes)
         for members, generator in zip(self.groups, self.generators):
-            block = generator(h)  # [U, len(members), numel]
-            for j, index in enumerate(members):
-                out[index] = block[:, j].reshape(h.shape[0], *self.shapes[index])
-        return out  # type: ignore[return-value]
+            block = generator(h)  # [..., len(members), numel]
+            for index, piece in zip(members, block.unbind(-2)):
+                out[index] = piece.reshape((*lead, *self.shapes[index]))
+        return _add_bases(out, bases)  # type: ignore[arg-type]
 
 
 class LowRank(Head):
@@ -219,13 +238,15 @@ class LowRank(Head):
 
 
 class _LowRankHead(nn.Module):
+    """Emits, per matrix, A ``[m, r]`` and B ``[r, n]`` (row-major, so no transposes), and
+    per vector its values; matrices become ``θ₀ + A·B`` in one ``addmm``/``baddbmm``."""
+
     def __init__(self, rank: int, shapes: Shapes, in_features: int, residual: bool) -> None:
         super().__init__()
         self.rank = rank
         self.shapes = list(shapes)
-        # Per tensor: sizes of its A block, B block (matrices) or direct block (vectors).
-        self.sizes: list[int] = []
-        zeroed: list[tuple[int, int]] = []  # (start, stop) rows that start at zero under residual
+        self.sizes: list[int] = []  # per tensor: its A and B blocks (matrices) or one block
+        zeroed: list[tuple[int, int]] = []  # rows that start at zero under residual
         offset = 0
         for shape in self.shapes:
             if len(shape) >= 2:
@@ -243,17 +264,28 @@ class _LowRankHead(nn.Module):
                 for start, stop in zeroed:
                     self.out.weight[start:stop].zero_()
 
-    def forward(self, h: Tensor) -> list[Tensor]:
-        u = h.shape[0]
+    def forward(self, h: Tensor, bases: Bases) -> list[Tensor]:
+        lead = tuple(h.shape[:-1])
         pieces = iter(self.out(h).split(self.sizes, dim=-1))
         result = []
-        for shape in self.shapes:
-            if len(shape) >= 2:
-                a = next(pieces).view(u, shape[0], self.rank)
-                b = next(pieces).view(u, -1, self.rank)
-                result.append(torch.bmm(a, b.transpose(1, 2)).reshape(u, *shape))
+        for index, shape in enumerate(self.shapes):
+            base = None if bases is None else bases[index]
+            if len(shape) < 2:
+                delta = next(pieces)
+                if delta.shape != (*lead, *shape):
+                    delta = delta.reshape((*lead, *shape))
+                result.append(delta if base is None else base + delta)
+                continue
+            m, n = shape[0], _numel(shape[1:])
+            a = next(pieces).view(*lead, m, self.rank)
+            b = next(pieces).view(*lead, self.rank, n)
+            if base is None:
+                matrix = a @ b
+            elif not lead:
+                matrix = torch.addmm(base if base.dim() == 2 else base.reshape(m, n), a, b)
             else:
-                result.append(next(pieces).reshape(u, *shape))
+                matrix = torch.baddbmm(base.reshape(1, m, n), a, b)
+            result.append(matrix if len(shape) == 2 else matrix.reshape((*lead, *shape)))
         return result
 
 

@@ -91,12 +91,12 @@ class HyperModel(nn.Module):
         return dict(self.target.named_parameters())[self.generated[0]].dtype
 
     def _weights(self, emb: Tensor) -> dict[str, Tensor]:
-        """Generated tensors for embeddings ``[U, D]``: name -> ``[U, *shape]``."""
-        deltas = self.head(self.body(emb))
-        if not self.mip.residual:
-            return dict(zip(self.generated, deltas))
-        params = dict(self.target.named_parameters())
-        return {name: params[name] + delta for name, delta in zip(self.generated, deltas)}
+        """Generated tensors for ``[D]`` (name -> ``[*shape]``) or ``[U, D]`` (``[U, *shape]``)."""
+        bases = None
+        if self.mip.residual:
+            params = dict(self.target.named_parameters())
+            bases = [params[name] for name in self.generated]
+        return dict(zip(self.generated, self.head(self.body(emb), bases)))
 
     def _batched_weights(self, emb: Tensor) -> dict[str, Tensor]:
         """name -> ``[B, *shape]``, generating each distinct condition of the batch once."""
@@ -122,17 +122,14 @@ class HyperModel(nn.Module):
             (3, 2, 4)
         """
         emb = self.embed(c)
-        if emb.dim() == 1:
-            return {k: v[0] for k, v in self._weights(emb.unsqueeze(0)).items()}
-        return self._batched_weights(emb)
+        return self._weights(emb) if emb.dim() == 1 else self._batched_weights(emb)
 
     # -- running the target -------------------------------------------------------
     def forward(self, x: Tensor | tuple[Tensor, ...], c: object) -> object:
         args = _as_args(x)
         emb = self.embed(c)
         if emb.dim() == 1:
-            weights = {k: v[0] for k, v in self._weights(emb.unsqueeze(0)).items()}
-            return call_shared(self.target, weights, args)
+            return call_shared(self.target, self._weights(emb), args)
         batch = emb.shape[0]
         for i, arg in enumerate(args):
             if arg.dim() == 0 or arg.shape[0] != batch:
@@ -172,7 +169,7 @@ class HyperModel(nn.Module):
                     f"materialize takes one condition, got a batch of {emb.shape[0]}; "
                     "materialize each condition separately"
                 )
-            weights = {k: v[0] for k, v in self._weights(emb.unsqueeze(0)).items()}
+            weights = self._weights(emb)
             standalone = copy.deepcopy(self.target)
             params = dict(standalone.named_parameters())
             for name, value in weights.items():
