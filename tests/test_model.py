@@ -196,12 +196,12 @@ def test_per_sample_outputs_must_put_the_batch_first():
         def forward(self, x):
             return self.rnn(x)[1]
 
-    model = hypernetize(Hidden(), TaskEmbedding(2, 4))
+    model = hypernetize(Hidden(), TaskEmbedding(3, 4))
     x = torch.randn(3, 5, 3)
     assert model(x, 0).shape == (2, 3, 4)
-    with pytest.raises(ValueError, match=r"batch as its first dimension; output #0 of one "
-                       r"sample has shape \(2, 1, 4\)"):
-        model(torch.randn(3, 5, 3), torch.tensor([0, 1, 0]))
+    with pytest.raises(ValueError, match=r"batch as its first dimension; output #0 for a "
+                       r"group of 1 sample\(s\) has shape \(2, 1, 4\)"):
+        model(torch.randn(3, 5, 3), torch.tensor([0, 1, 2]))
 
 
 @pytest.mark.parametrize("name", ["linear", "conv2d_groups", "lstm"])

@@ -4,12 +4,14 @@ import pytest
 import torch
 from torch import nn
 
-from hypernetworks import TaskEmbedding, hypernetize
+from hypernetworks import Chunked, LayerWise, LowRank, TaskEmbedding, hypernetize
 
 from .helpers import perturb
 from .targets import TARGETS
 
 IDS = torch.tensor([0, 1, 2, 3, 1, 0])
+HEADS = {"full": "full", "chunked": Chunked(16, 4), "layerwise": LayerWise(4),
+         "lowrank": LowRank(2)}
 
 
 def _make(name: str, **kwargs):
@@ -23,9 +25,10 @@ def _close(a, b):
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("head", sorted(HEADS))
 @pytest.mark.parametrize("name", sorted(TARGETS))
-def test_per_sample_equals_materialized(name):
-    _, model, x = _make(name)
+def test_per_sample_equals_materialized(name, head):
+    _, model, x = _make(name, head=HEADS[head])
     model.eval()
     out = model(x, IDS)
     for i, task in enumerate(IDS.tolist()):
@@ -44,9 +47,10 @@ def test_shared_condition_equals_materialized(name):
         _close(model(x, 3), net(x))
 
 
+@pytest.mark.parametrize("head", ["full", "lowrank"])
 @pytest.mark.parametrize("name", ["batchnorm2d", "gru", "nested"])
-def test_per_sample_in_training_mode_equals_materialized(name):
-    _, model, x = _make(name)
+def test_per_sample_in_training_mode_equals_materialized(name, head):
+    _, model, x = _make(name, head=HEADS[head])
     model.train()
     out = model(x, IDS)
     for i, task in enumerate(IDS.tolist()):
@@ -108,3 +112,28 @@ def test_at_initialisation_mip_model_computes_the_target():
         model = hypernetize(target, TaskEmbedding(4, 8)).eval()
         x = make_input(6)
         _close(model(x, IDS), target(x))
+
+
+def test_lowrank_linear_layers_run_factored_per_sample(monkeypatch):
+    """With LowRank, per-sample linear layers use x·θ₀ᵀ + (x·Bᵀ)·Aᵀ: no B×m×n weights."""
+    from hypernetworks import _factored
+
+    built = []
+    original = _factored.FactoredWeights._built
+
+    def spy(self, value):
+        result = original(self, value)
+        if result is not value:
+            built.append(tuple(result.shape))
+        return result
+
+    monkeypatch.setattr(_factored.FactoredWeights, "_built", spy)
+    _, model, x = _make("nested", head=LowRank(2))
+    model(x, IDS).sum().backward()
+    assert built == []
+    # A convolution has no factored route: its weight is built, per sample, and correct.
+    _, conv, x = _make("conv2d_groups", head=LowRank(2))
+    conv.eval()
+    out = conv(x, IDS)
+    assert (8, 2, 3, 3) in built  # Conv2d(4, 8, 3, groups=2)
+    torch.testing.assert_close(out[1:2], conv.materialize(1)(x[1:2]), rtol=1e-4, atol=1e-5)

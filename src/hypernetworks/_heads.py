@@ -264,10 +264,12 @@ class _LowRankHead(nn.Module):
                 for start, stop in zeroed:
                     self.out.weight[start:stop].zero_()
 
-    def forward(self, h: Tensor, bases: Bases) -> list[Tensor]:
+    def factors(self, h: Tensor, bases: Bases) -> list[Tensor | tuple]:
+        """Per tensor: a vector ``θ₀ + v`` (a Tensor), or a matrix as ``(θ₀ or None, A, B)``
+        with A ``[..., m, r]`` and B ``[..., r, n]``, left unmultiplied."""
         lead = tuple(h.shape[:-1])
         pieces = iter(self.out(h).split(self.sizes, dim=-1))
-        result = []
+        result: list[Tensor | tuple] = []
         for index, shape in enumerate(self.shapes):
             base = None if bases is None else bases[index]
             if len(shape) < 2:
@@ -275,10 +277,21 @@ class _LowRankHead(nn.Module):
                 if delta.shape != (*lead, *shape):
                     delta = delta.reshape((*lead, *shape))
                 result.append(delta if base is None else base + delta)
+            else:
+                a = next(pieces).view(*lead, shape[0], self.rank)
+                b = next(pieces).view(*lead, self.rank, _numel(shape[1:]))
+                result.append((base, a, b))
+        return result
+
+    def forward(self, h: Tensor, bases: Bases) -> list[Tensor]:
+        lead = tuple(h.shape[:-1])
+        result = []
+        for shape, part in zip(self.shapes, self.factors(h, bases)):
+            if isinstance(part, Tensor):
+                result.append(part)
                 continue
-            m, n = shape[0], _numel(shape[1:])
-            a = next(pieces).view(*lead, m, self.rank)
-            b = next(pieces).view(*lead, self.rank, n)
+            base, a, b = part
+            m, n = a.shape[-2], b.shape[-1]
             if base is None:
                 matrix = a @ b
             elif not lead:

@@ -8,7 +8,7 @@ import numbers
 import torch
 from torch import Tensor, nn
 
-from ._binding import call_per_sample, call_shared, distinct_rows
+from ._binding import call_grouped, call_shared, couples_samples, distinct_rows, plan_groups
 from ._checks import check_hidden, check_positive_int, describe
 from ._conditioners import Conditioner, Vector
 from ._heads import Head, resolve_head
@@ -90,13 +90,15 @@ class HyperModel(nn.Module):
     def target_dtype(self) -> torch.dtype:
         return dict(self.target.named_parameters())[self.generated[0]].dtype
 
+    def _bases(self) -> list[Tensor] | None:
+        if not self.mip.residual:
+            return None
+        params = dict(self.target.named_parameters())
+        return [params[name] for name in self.generated]
+
     def _weights(self, emb: Tensor) -> dict[str, Tensor]:
         """Generated tensors for ``[D]`` (name -> ``[*shape]``) or ``[U, D]`` (``[U, *shape]``)."""
-        bases = None
-        if self.mip.residual:
-            params = dict(self.target.named_parameters())
-            bases = [params[name] for name in self.generated]
-        return dict(zip(self.generated, self.head(self.body(emb), bases)))
+        return dict(zip(self.generated, self.head(self.body(emb), self._bases())))
 
     def _batched_weights(self, emb: Tensor) -> dict[str, Tensor]:
         """name -> ``[B, *shape]``, generating each distinct condition of the batch once."""
@@ -137,9 +139,30 @@ class HyperModel(nn.Module):
                     f"a batch of {batch} conditions needs every input with {batch} samples "
                     f"along dim 0; input #{i} has shape {tuple(arg.shape)}"
                 )
-        return call_per_sample(
-            self.target, self._batched_weights(emb), args, recurrent=self._recurrent
-        )
+        # Generate each distinct condition once; a head that can keep its matrices
+        # factored (LowRank) passes its factors on instead of matrices.
+        distinct = distinct_rows(emb)
+        rows = emb if distinct is None else emb[distinct[0]]
+        factored = getattr(self.head, "factors", None)
+        parts = (factored or self.head)(self.body(rows), self._bases())
+        groups, take = None, (lambda t: t)
+        if distinct is not None:
+            plan = plan_groups(distinct[1], rows.shape[0])
+            # Run each weight set once on its samples (padded sub-batches) when that gives
+            # the same outputs as one sample at a time and padding at most doubles the work.
+            if plan.size * rows.shape[0] <= 2 * batch and not couples_samples(self.target):
+                groups = plan
+            else:
+                take = lambda t: t[distinct[1]]
+        weights, factors = {}, {}
+        for name, part in zip(self.generated, parts):
+            if isinstance(part, tuple):
+                base, a, b = part
+                factors[name] = (base, take(a), take(b))
+            else:
+                weights[name] = take(part)
+        return call_grouped(self.target, weights, args, groups=groups,
+                            recurrent=self._recurrent, factors=factors)
 
     def materialize(self, c: object) -> nn.Module:
         """A standalone copy of the target holding the weights generated for ``c``.
