@@ -209,3 +209,18 @@ def test_repr_names_what_is_generated(name):
     model = hypernetize(TARGETS[name][0](), 3, params=["*weight*"])
     text = repr(model)
     assert f"generated={len(model.generated)} tensors" in text and "mip=MIP(" in text
+
+
+def test_distinct_rows_groups_exactly_even_when_keys_collide():
+    from hypernetworks._binding import distinct_rows
+
+    rows = torch.tensor([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0], [1.0, 2.0]])
+    first, inverse = distinct_rows(rows)
+    assert torch.equal(rows[first][inverse], rows) and len(first) == 2
+    assert distinct_rows(torch.eye(3)) is None
+    # Rows that differ only in a direction orthogonal to the projection share a key.
+    direction = torch.randn(2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    step = torch.stack([-direction[1], direction[0]]).float()
+    clash = torch.stack([torch.zeros(2), step, torch.zeros(2)])
+    first, inverse = distinct_rows(clash)
+    assert inverse.tolist() in ([0, 1, 0], [1, 0, 1]) and len(first) == 2

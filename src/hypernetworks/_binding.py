@@ -186,13 +186,23 @@ def distinct_rows(rows: Tensor) -> tuple[Tensor, Tensor] | None:
 
     ``first`` holds the index of the first occurrence of each distinct row. It lets the
     hypernetwork generate each distinct weight set once for a batch of repeated conditions.
+    Rows are keyed by a fixed random projection (a 1-D ``unique`` is far cheaper than a
+    row-wise one); the grouping is then checked exactly, and on a key collision the exact
+    row-wise ``unique`` decides.
     """
     batch = rows.shape[0]
-    _, inverse = torch.unique(rows.detach(), dim=0, return_inverse=True)
+    flat = rows.detach().reshape(batch, -1)
+    direction = torch.randn(flat.shape[1], generator=torch.Generator().manual_seed(0),
+                            dtype=torch.float64).to(flat.device)
+    keys = flat.to(torch.float64) @ direction
+    _, inverse = torch.unique(keys, return_inverse=True)
     count = int(inverse.max()) + 1
-    if count == batch:
-        return None
     positions = torch.arange(batch, device=rows.device)
     first = torch.full((count,), batch, device=rows.device, dtype=positions.dtype)
     first = first.scatter_reduce(0, inverse, positions, reduce="amin")
-    return first, inverse
+    if not torch.equal(flat[first][inverse], flat):  # two different rows shared a key
+        _, inverse = torch.unique(flat, dim=0, return_inverse=True)
+        count = int(inverse.max()) + 1
+        first = torch.full((count,), batch, device=rows.device, dtype=positions.dtype)
+        first = first.scatter_reduce(0, inverse, positions, reduce="amin")
+    return None if count == batch else (first, inverse)
