@@ -42,17 +42,22 @@ Bases = Sequence[Tensor] | None
 
 
 def _split(flat: Tensor, shapes: Shapes, bases: Bases) -> list[Tensor]:
-    """Split ``[..., sum(numel)]`` into ``[..., *shape]`` tensors (plus their bases)."""
-    lead = flat.shape[:-1]
-    pieces = flat.split([_numel(s) for s in shapes], dim=-1)
-    out = [piece.reshape((*lead, *shape)) for piece, shape in zip(pieces, shapes)]
-    return _add_bases(out, bases)
+    """Cut ``[..., sum(numel)]`` — a fresh output of a linear layer — into ``[..., *shape]``.
 
-
-def _add_bases(deltas: list[Tensor], bases: Bases) -> list[Tensor]:
-    if bases is None:
-        return deltas
-    return [base + delta for base, delta in zip(bases, deltas)]
+    With bases and no gradient recorded (generation, inference), θ₀ is added *in place*:
+    the weights then occupy the layer's output buffer and no full-size Δθ exists beside
+    them. Under autograd the addition is out of place: an in-place write into a view gives
+    each tensor a ``CopySlices`` node whose backward copies the whole buffer's gradient.
+    """
+    lead, out, offset = flat.shape[:-1], [], 0
+    inplace = not (torch.is_grad_enabled() and flat.requires_grad)
+    for index, shape in enumerate(shapes):
+        piece = flat.narrow(-1, offset, _numel(shape)).view((*lead, *shape))
+        offset += _numel(shape)
+        if bases is not None:
+            piece = piece.add_(bases[index]) if inplace else piece + bases[index]
+        out.append(piece)
+    return out
 
 
 class Head:
@@ -205,13 +210,14 @@ class _LayerWiseHead(nn.Module):
         )
 
     def forward(self, h: Tensor, bases: Bases) -> list[Tensor]:
-        lead = h.shape[:-1]
         out: list[Tensor | None] = [None] * len(self.shapes)
         for members, generator in zip(self.groups, self.generators):
             block = generator(h)  # [..., len(members), numel]
-            for index, piece in zip(members, block.unbind(-2)):
-                out[index] = piece.reshape((*lead, *self.shapes[index]))
-        return _add_bases(out, bases)  # type: ignore[arg-type]
+            group_bases = None if bases is None else [bases[i] for i in members]
+            shapes = [self.shapes[i] for i in members]
+            for index, tensor in zip(members, _split(block.flatten(-2), shapes, group_bases)):
+                out[index] = tensor
+        return out  # type: ignore[return-value]
 
 
 class LowRank(Head):
