@@ -132,3 +132,21 @@ def test_empty_hidden_means_no_body():
     model = hypernetize(nn.Linear(3, 2), 5, hidden=())
     assert len(model.body) == 0
     assert model.head.out.in_features == 5
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+def test_generation_without_autograd_matches_and_leaves_theta0_alone(head):
+    """Without autograd θ₀ is added in place into the head's output buffer; values must
+    match the autograd path, and θ₀ itself must never change."""
+    target = TARGETS["nested"][0]()
+    model = perturb(hypernetize(target, TaskEmbedding(4, 8), head=HEADS[head]))
+    theta0 = {n: p.detach().clone() for n, p in model.target.named_parameters()}
+    with torch.no_grad():
+        fast = model.generate(2)
+        fast_batch = model.generate(IDS)
+    tracked = model.generate(2)
+    for name in model.generated:
+        torch.testing.assert_close(fast[name], tracked[name])
+        torch.testing.assert_close(fast_batch[name][2], tracked[name])
+    for name, p in model.target.named_parameters():
+        assert torch.equal(p, theta0[name]), name
