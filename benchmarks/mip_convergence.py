@@ -19,14 +19,15 @@ Optimizers: Adam (lr 1e-3) and SGD with momentum 0.9 (lr 0.02). Seeds 0, 1, 2.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 
 import torch
+from common import parser, save, setup, table
 from torch import nn
 
 import hypernetworks as hn
-from common import parser, save, setup, table
 
 VARIANTS = {
     "MIP": hn.MIP(encoding=True, residual=True),
@@ -76,7 +77,7 @@ def run(variant: hn.MIP, optimizer: str, seed: int, x, y, threshold: float, max_
             with torch.no_grad():
                 value = statistics.mean(float(_objective(model, x, y, g)) for g in GRID)
             curve.append((step, value))
-            if value != value:  # nan: diverged
+            if math.isnan(value):  # diverged
                 break
             if value < threshold:
                 reached = step

@@ -15,11 +15,11 @@ backward (gradients reach the hypernetwork), a TaskEmbedding condition:
 from __future__ import annotations
 
 import torch
+from common import parser, save, setup, table, time_interleaved
+from models import mlp, small_cnn
 from torch import nn
 
 import hypernetworks as hn
-from common import parser, save, setup, table, time_interleaved
-from models import mlp, small_cnn
 
 BATCH = 128
 TARGETS = {
@@ -27,8 +27,8 @@ TARGETS = {
     "small CNN 8x8": (small_cnn, lambda b: torch.randn(b, 1, 8, 8)),
 }
 HEADS = {
-    "full": dict(head="full", hidden=(16, 64)),
-    "lowrank": dict(head=hn.LowRank(rank=4), hidden=(16,)),
+    "full": {"head": "full", "hidden": (16, 64)},
+    "lowrank": {"head": hn.LowRank(rank=4), "hidden": (16,)},
 }
 
 

@@ -20,24 +20,25 @@ from __future__ import annotations
 import random
 
 import torch
+from common import count, parser, save, setup, table, time_interleaved, try_import
+from models import TARGETS, mlp
 from torch import nn
 
 import hypernetworks as hn
-from common import count, parser, save, setup, table, time_interleaved, try_import
-from models import TARGETS, lenet5, mlp
 
 BATCH = 128
 # Our heads. "full" uses HyperLight's default generator size (1 -> 16 -> 64 -> P).
 HEADS = {
-    "full": dict(head="full", hidden=(16, 64)),
-    "chunked": dict(head=hn.Chunked(chunk_size=4096, embedding_dim=8, hidden=8), hidden=(16,)),
-    "lowrank": dict(head=hn.LowRank(rank=4), hidden=(16,)),
-    "layerwise": dict(head=hn.LayerWise(embedding_dim=8, hidden=8), hidden=(16,)),
+    "full": {"head": "full", "hidden": (16, 64)},
+    "chunked": {"head": hn.Chunked(chunk_size=4096, embedding_dim=8, hidden=8), "hidden": (16,)},
+    "lowrank": {"head": hn.LowRank(rank=4), "hidden": (16,)},
+    "layerwise": {"head": hn.LayerWise(embedding_dim=8, hidden=8), "hidden": (16,)},
 }
 
 
-def _adam_step(params, forward, y, loss_fn=nn.CrossEntropyLoss()):
+def _adam_step(params, forward, y):
     optimizer = torch.optim.Adam(params, lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
 
     def step():
         optimizer.zero_grad()
@@ -114,8 +115,10 @@ def hypnettorch_cases(name, x, y, device):
                                               count(own))}
     for label, hnet in (("hypnettorch HMLP", full), ("hypnettorch ChunkedHMLP", chunked)):
         hnet = hnet.to(device)
-        lam = lambda: torch.rand(1, 1, device=device)  # noqa: E731
-        forward = lambda h=hnet: mnet(x, weights=h(uncond_input=lam()))  # noqa: E731
+
+        def forward(h=hnet):
+            return mnet(x, weights=h(uncond_input=torch.rand(1, 1, device=device)))
+
         cases[label] = (_adam_step(hnet.parameters(), forward, y), count(hnet))
     return cases, None
 
@@ -173,11 +176,11 @@ def accuracy(args, steps: int = 1500, seeds=(0, 1, 2)) -> list[dict]:
             if config is None:
                 nets = [mlp() for _ in range(5)]
                 params = [p for n in nets for p in n.parameters()]
-                forward = lambda xb, t: nets[t](xb)  # noqa: E731
+                forward = lambda xb, t, nets=nets: nets[t](xb)
             else:
                 model = hn.hypernetize(mlp(), hn.TaskEmbedding(5, 8), **config)
                 params = list(model.parameters())
-                forward = lambda xb, t: model(xb, t)  # noqa: E731
+                forward = lambda xb, t, model=model: model(xb, t)
             optimizer = torch.optim.Adam(params, lr=1e-3)
             for _ in range(steps):
                 task = int(torch.randint(0, 5, (1,), generator=gen))
