@@ -11,7 +11,8 @@ and λ drawn uniformly every step. Every 10 steps the objective is averaged over
 λ ∈ {0, 0.25, 0.5, 0.75, 1} on the whole training set; a run's score is the first step at
 which that average falls below the threshold (capped at --max-steps).
 
-Variants: MIP (encoding + residual), plain (neither), encoding only, residual only.
+Variants: MIP (encoding + residual), plain (neither), encoding only, residual only, and
+the plain formulation initialised as HyperLight 0.0.5 initialises its hypernetworks.
 Optimizers: Adam (lr 1e-3) and SGD with momentum 0.9 (lr 0.02). Seeds 0, 1, 2.
 
     python benchmarks/mip_convergence.py [--threshold 0.2] [--max-steps 4000]
@@ -34,7 +35,19 @@ VARIANTS = {
     "plain": hn.MIP(encoding=False, residual=False),
     "encoding only": hn.MIP(encoding=True, residual=False),
     "residual only": hn.MIP(encoding=False, residual=True),
+    # The plain formulation initialised as HyperLight 0.0.5 does: Kaiming-normal weights
+    # (fan-out mode; LeakyReLU gain in the body, linear in the output layer), zero biases.
+    "plain, HyperLight init": hn.MIP(encoding=False, residual=False),
 }
+
+
+def _hyperlight_init(model: hn.HyperModel) -> None:
+    for layer in model.body:
+        if isinstance(layer, nn.Linear):
+            nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="leaky_relu")
+            nn.init.zeros_(layer.bias)
+    nn.init.kaiming_normal_(model.head.out.weight, mode="fan_out", nonlinearity="linear")
+    nn.init.zeros_(model.head.out.bias)
 OPTIMIZERS = {
     "Adam": lambda params: torch.optim.Adam(params, lr=1e-3),
     "SGD+momentum": lambda params: torch.optim.SGD(params, lr=0.02, momentum=0.9),
@@ -57,12 +70,14 @@ def _objective(model, x, y, lam: float) -> torch.Tensor:
     return nn.functional.cross_entropy(logits, y) + lam * PENALTY * penalty
 
 
-def run(variant: hn.MIP, optimizer: str, seed: int, x, y, threshold: float, max_steps: int,
+def run(variant: str, optimizer: str, seed: int, x, y, threshold: float, max_steps: int,
         every: int = 10) -> dict:
     torch.manual_seed(seed)
     target = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
     model = hn.hypernetize(target, hn.Hyperparameters(lam=(0.0, 1.0)), hidden=(16, 64),
-                           mip=variant)
+                           mip=VARIANTS[variant])
+    if variant == "plain, HyperLight init":
+        _hyperlight_init(model)
     opt = OPTIMIZERS[optimizer](model.parameters())
     gen = torch.Generator().manual_seed(seed)
     curve = []
@@ -95,10 +110,10 @@ def main() -> None:
     x, y = _data()
     rows, runs = [], []
     for optimizer in OPTIMIZERS:
-        for name, variant in VARIANTS.items():
+        for name in VARIANTS:
             start, steps = time.perf_counter(), []
             for seed in args.seeds:
-                result = run(variant, optimizer, seed, x, y, args.threshold, args.max_steps)
+                result = run(name, optimizer, seed, x, y, args.threshold, args.max_steps)
                 runs.append({"optimizer": optimizer, "variant": name, "seed": seed, **result})
                 steps.append(result["steps"])
             reached = [s for s in steps if s is not None]

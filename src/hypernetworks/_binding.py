@@ -136,8 +136,10 @@ def call_grouped(
     stats = _running_stats(module)
     group_stats = {k: v.unsqueeze(0).expand(count, *v.shape).clone() for k, v in stats.items()}
     factors = dict(factors or {})
-    params = dict(module.named_parameters())
-    holders = {n: placeholder(base, params[n].shape, a) for n, (base, a, _) in factors.items()}
+    holders = {
+        n: placeholder(base, None if base is not None else module.get_parameter(n).shape, a)
+        for n, (base, a, _) in factors.items()
+    }
     a_factors = {n: a for n, (_, a, _) in factors.items()}
     b_factors = {n: b for n, (_, _, b) in factors.items()}
 

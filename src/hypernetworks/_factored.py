@@ -27,7 +27,7 @@ __all__ = ["FactoredWeights", "placeholder"]
 Factors = tuple[Tensor | None, Tensor, Tensor]  # (θ₀ or None, A [m, r], B [r, n])
 
 
-def placeholder(base: Tensor | None, shape: torch.Size, like: Tensor) -> Tensor:
+def placeholder(base: Tensor | None, shape: torch.Size | None, like: Tensor) -> Tensor:
     """The tensor bound in place of a factored parameter: θ₀, or a zero without it."""
     if base is not None:
         return base
@@ -52,8 +52,22 @@ class FactoredWeights(TorchFunctionMode):
             return delta if base is None else base + delta
         return value
 
+    def _mentions(self, values) -> bool:
+        """Whether a placeholder is among ``values`` or one level down (e.g. ``cat``'s list)."""
+        table = self.table
+        for value in values:
+            if isinstance(value, Tensor):
+                if id(value) in table:
+                    return True
+            elif isinstance(value, (list, tuple)):
+                if any(isinstance(v, Tensor) and id(v) in table for v in value):
+                    return True
+        return False
+
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
         kwargs = kwargs or {}
+        if not (self._mentions(args) or self._mentions(kwargs.values())):
+            return func(*args, **kwargs)
         if func is F.linear and len(args) >= 2 and id(args[1]) in self.table:
             _, base, a, b = self.table[id(args[1])]
             x = args[0]

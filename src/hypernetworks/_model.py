@@ -88,13 +88,12 @@ class HyperModel(nn.Module):
 
     @property
     def target_dtype(self) -> torch.dtype:
-        return dict(self.target.named_parameters())[self.generated[0]].dtype
+        return self.target.get_parameter(self.generated[0]).dtype
 
     def _bases(self) -> list[Tensor] | None:
         if not self.mip.residual:
             return None
-        params = dict(self.target.named_parameters())
-        return [params[name] for name in self.generated]
+        return [self.target.get_parameter(name) for name in self.generated]
 
     def _weights(self, emb: Tensor) -> dict[str, Tensor]:
         """Generated tensors for ``[D]`` (name -> ``[*shape]``) or ``[U, D]`` (``[U, *shape]``)."""
