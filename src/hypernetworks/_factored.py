@@ -56,12 +56,12 @@ class FactoredWeights(TorchFunctionMode):
         """Whether a placeholder is among ``values`` or one level down (e.g. ``cat``'s list)."""
         table = self.table
         for value in values:
-            if isinstance(value, Tensor):
-                if id(value) in table:
-                    return True
-            elif isinstance(value, (list, tuple)):
-                if any(isinstance(v, Tensor) and id(v) in table for v in value):
-                    return True
+            if isinstance(value, Tensor) and id(value) in table:
+                return True
+            if isinstance(value, (list, tuple)) and any(
+                isinstance(v, Tensor) and id(v) in table for v in value
+            ):
+                return True
         return False
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]

@@ -99,13 +99,17 @@ class HyperModel(nn.Module):
         """Generated tensors for ``[D]`` (name -> ``[*shape]``) or ``[U, D]`` (``[U, *shape]``)."""
         return dict(zip(self.generated, self.head(self.body(emb), self._bases())))
 
+    @staticmethod
+    def _distinct(emb: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The distinct rows of ``emb`` and each row's index among them (None: all differ)."""
+        distinct = distinct_rows(emb)
+        return (emb, None) if distinct is None else (emb[distinct[0]], distinct[1])
+
     def _batched_weights(self, emb: Tensor) -> dict[str, Tensor]:
         """name -> ``[B, *shape]``, generating each distinct condition of the batch once."""
-        groups = distinct_rows(emb)
-        if groups is None:
-            return self._weights(emb)
-        first, inverse = groups
-        return {name: w[inverse] for name, w in self._weights(emb[first]).items()}
+        rows, inverse = self._distinct(emb)
+        weights = self._weights(rows)
+        return weights if inverse is None else {k: w[inverse] for k, w in weights.items()}
 
     def generate(self, c: object) -> dict[str, Tensor]:
         """The generated tensors for ``c``, keyed by target parameter name.
@@ -138,21 +142,24 @@ class HyperModel(nn.Module):
                     f"a batch of {batch} conditions needs every input with {batch} samples "
                     f"along dim 0; input #{i} has shape {tuple(arg.shape)}"
                 )
+        return self._per_sample(emb, args)
+
+    def _per_sample(self, emb: Tensor, args: tuple[Tensor, ...]) -> object:
+        """Sample ``i`` through the network generated from ``emb[i]`` (see ``_binding.py``)."""
         # Generate each distinct condition once; a head that can keep its matrices
         # factored (LowRank) passes its factors on instead of matrices.
-        distinct = distinct_rows(emb)
-        rows = emb if distinct is None else emb[distinct[0]]
+        rows, inverse = self._distinct(emb)
         factored = getattr(self.head, "factors", None)
         parts = (factored or self.head)(self.body(rows), self._bases())
         groups, take = None, (lambda t: t)
-        if distinct is not None:
-            plan = plan_groups(distinct[1], rows.shape[0])
+        if inverse is not None:
+            plan = plan_groups(inverse, rows.shape[0])
             # Run each weight set once on its samples (padded sub-batches) when that gives
             # the same outputs as one sample at a time and padding at most doubles the work.
-            if plan.size * rows.shape[0] <= 2 * batch and not couples_samples(self.target):
+            if plan.size * rows.shape[0] <= 2 * emb.shape[0] and not couples_samples(self.target):
                 groups = plan
             else:
-                take = lambda t: t[distinct[1]]
+                take = lambda t: t[inverse]
         weights, factors = {}, {}
         for name, part in zip(self.generated, parts):
             if isinstance(part, tuple):
