@@ -86,14 +86,20 @@ class HyperModel(nn.Module):
             )
         return encode(emb) if self._encode else emb
 
+    def _target_tensor(self, name: str) -> Tensor:
+        """The target's tensor called ``name``: its parameter, or whatever
+        ``torch.func.functional_call`` bound in its place (``get_parameter`` refuses those)."""
+        path, _, attribute = name.rpartition(".")
+        return getattr(self.target.get_submodule(path) if path else self.target, attribute)
+
     @property
     def target_dtype(self) -> torch.dtype:
-        return self.target.get_parameter(self.generated[0]).dtype
+        return self._target_tensor(self.generated[0]).dtype
 
     def _bases(self) -> list[Tensor] | None:
         if not self.mip.residual:
             return None
-        return [self.target.get_parameter(name) for name in self.generated]
+        return [self._target_tensor(name) for name in self.generated]
 
     def _weights(self, emb: Tensor) -> dict[str, Tensor]:
         """Generated tensors for ``[D]`` (name -> ``[*shape]``) or ``[U, D]`` (``[U, *shape]``)."""

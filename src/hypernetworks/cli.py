@@ -31,9 +31,23 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _continual_arguments(parser: argparse.ArgumentParser) -> None:
+    from .continual.cli import add_arguments
+
+    add_arguments(parser)
+
+
+def _continual(args: argparse.Namespace) -> int:
+    from .continual.cli import main as continual_main
+
+    return continual_main(args)
+
+
 COMMANDS: list[tuple[str, str, Callable, Callable]] = [
     ("demo", "train a task-conditioned hypernetwork on relabelled digits and print the results",
      _demo_arguments, _demo),
+    ("continual", "continual learning on permuted or split digits (hnet, finetune, ewc, joint)",
+     _continual_arguments, _continual),
 ]
 
 

@@ -1,0 +1,32 @@
+"""Continual learning with hypernetworks (von Oswald, Henning, Grewe & Sacramento, ICLR 2020).
+
+A task-conditioned hypernetwork learns tasks one after another; an output regulariser,
+computed in one batched call over all earlier task ids, keeps the weights it generates for
+earlier tasks where they were. Baselines in the same harness: fine-tuning, EWC and joint
+training. Benchmarks on scikit-learn's digits: ``permuted_digits`` and ``split_digits``.
+
+Example:
+    >>> import torch.nn as nn
+    >>> from hypernetworks.continual import permuted_digits, run
+    >>> tasks = permuted_digits(num_tasks=2)
+    >>> mlp = nn.Sequential(nn.Linear(64, 100), nn.ReLU(), nn.Linear(100, 10))
+    >>> result = run(tasks, mlp, "hnet", iterations=20, progress=False)
+    >>> len(result["accuracy_matrix"]), round(result["param_ratio"]) > 1
+    (2, True)
+"""
+
+from ._data import Task as Task
+from ._data import as_tasks as as_tasks
+from ._data import permuted_digits as permuted_digits
+from ._data import split_digits as split_digits
+from ._harness import infer_tasks as infer_tasks
+from ._harness import run as run
+from ._harness import summarize as summarize
+from ._learners import EWC as EWC
+from ._learners import Finetune as Finetune
+from ._learners import HNet as HNet
+from ._learners import Joint as Joint
+from ._learners import Learner as Learner
+
+__all__ = ["EWC", "Finetune", "HNet", "Joint", "Learner", "Task", "as_tasks", "infer_tasks",
+           "permuted_digits", "run", "split_digits", "summarize"]

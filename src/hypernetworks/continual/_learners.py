@@ -1,0 +1,310 @@
+"""Continual learners: the task-conditioned hypernetwork and its baselines.
+
+* :class:`HNet` — "Continual learning with hypernetworks" (von Oswald, Henning, Grewe &
+  Sacramento, ICLR 2020): a :class:`~hypernetworks.TaskEmbedding` hypernetwork learns
+  one task after another; an output regulariser keeps the weights it generates for
+  earlier tasks where they were, computed in one batched call over all earlier task ids;
+  optionally with the paper's one-step look-ahead.
+* :class:`Finetune` — the target trained on each task in turn.
+* :class:`EWC` — elastic weight consolidation (Kirkpatrick et al. 2017), our own
+  implementation: a diagonal empirical Fisher from per-sample gradients (``torch.func``),
+  accumulated over tasks so the penalty costs O(P) whatever the number of tasks.
+* :class:`Joint` — multitask training on all data seen so far (the upper bound).
+
+All train with Adam, a fresh optimizer per task, and draw their batches from a generator
+seeded by ``(seed, task)``, so that a run resumed from a checkpoint repeats an
+uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call, grad, vmap
+
+from .._checks import check_positive_int
+from .._conditioners import TaskEmbedding
+from .._model import hypernetize
+from ._data import Task
+
+__all__ = ["EWC", "Finetune", "HNet", "Joint", "Learner"]
+
+
+class Learner:
+    """What the continual harness needs from a method."""
+
+    name = "learner"
+
+    def __init__(self, *, lr: float, batch_size: int, iterations: int, seed: int) -> None:
+        self.lr = float(lr)
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.iterations = check_positive_int(iterations, "iterations")
+        self.seed = int(seed)
+
+    # -- to implement ----------------------------------------------------------
+    def module(self) -> nn.Module:
+        raise NotImplementedError
+
+    def learn(self, task: int, tasks: Sequence[Task], steps: Callable[[Iterable], Iterable]
+              ) -> None:
+        raise NotImplementedError
+
+    def logits(self, x: Tensor, task: int) -> Tensor:
+        raise NotImplementedError
+
+    # -- shared ----------------------------------------------------------------
+    def extra_state(self) -> dict[str, Tensor]:
+        return {}
+
+    def load_extra_state(self, state: dict[str, Tensor]) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Tensor]:
+        state = {f"module.{k}": v for k, v in self.module().state_dict().items()}
+        state.update({f"extra.{k}": v for k, v in self.extra_state().items()})
+        return state
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.module().load_state_dict(
+            {k[len("module."):]: v for k, v in state.items() if k.startswith("module.")})
+        self.load_extra_state(
+            {k[len("extra."):]: v for k, v in state.items() if k.startswith("extra.")})
+
+    def trainable(self) -> int:
+        return sum(p.numel() for p in self.module().parameters() if p.requires_grad)
+
+    def _batches(self, task: int, x: Tensor, y: Tensor, steps) -> Iterable[tuple[Tensor, Tensor]]:
+        gen = torch.Generator().manual_seed(self.seed * 100_003 + task)
+        for _ in steps(range(self.iterations)):
+            idx = torch.randint(0, len(x), (min(self.batch_size, len(x)),), generator=gen)
+            yield x[idx], y[idx]
+
+
+def _check_labels(logits: Tensor, y: Tensor, task: int) -> None:
+    if int(y.max()) >= logits.shape[-1] or int(y.min()) < 0:
+        raise ValueError(
+            f"task #{task} has labels up to {int(y.max())}, but the network has "
+            f"{logits.shape[-1]} outputs; labels must lie in [0, {logits.shape[-1] - 1}]"
+        )
+
+
+class HNet(Learner):
+    """A task-conditioned hypernetwork with the output regulariser of von Oswald et al.
+
+    Args:
+        target: the network whose weights are generated (any ``nn.Module``).
+        num_tasks: how many tasks the run will have (task embeddings to allocate).
+        beta: weight of the output regulariser.
+        embedding_dim: task-embedding size.
+        head, hidden, mip: as for :func:`~hypernetworks.hypernetize`. For a hypernetwork
+            with fewer trainable parameters than the target, use a compact head and
+            ``mip=False`` (MIP's θ₀ is as large as the target).
+        lookahead: evaluate the regulariser after a candidate step on the task loss.
+    """
+
+    name = "hnet"
+
+    def __init__(self, target: nn.Module, num_tasks: int, *, beta: float = 0.01,
+                 embedding_dim: int = 32, head="full", hidden=(100, 100), mip=True,
+                 lookahead: bool = False, lr: float = 1e-3, batch_size: int = 32,
+                 iterations: int = 200, seed: int = 0) -> None:
+        super().__init__(lr=lr, batch_size=batch_size, iterations=iterations, seed=seed)
+        self.model = hypernetize(target, TaskEmbedding(num_tasks, embedding_dim), head=head,
+                                 hidden=hidden, mip=mip)
+        self.beta = float(beta)
+        self.lookahead = bool(lookahead)
+        self.targets: dict[str, Tensor] = {}  # name -> [tasks done, *shape]
+
+    def module(self) -> nn.Module:
+        return self.model
+
+    def extra_state(self) -> dict[str, Tensor]:
+        return dict(self.targets)
+
+    def load_extra_state(self, state: dict[str, Tensor]) -> None:
+        self.targets = dict(state)
+
+    def regulariser(self, task: int, params: dict[str, Tensor] | None = None) -> Tensor:
+        """Mean squared change of the weights generated for tasks ``0 .. task-1``.
+
+        All earlier tasks' weights come from one batched ``generate`` call; ``params``
+        evaluates it at other hypernetwork parameters (the look-ahead)."""
+        ids = torch.arange(task, device=next(self.model.parameters()).device)
+        if params is None:
+            generated = self.model.generate(ids)
+        else:
+            generated = _generate_with(self.model, params, ids)
+        total = sum((generated[n] - self.targets[n][:task]).pow(2).sum() for n in generated)
+        return total / task
+
+    def learn(self, task: int, tasks: Sequence[Task], steps) -> None:
+        data = tasks[task]
+        model = self.model
+        model.train()
+        params = [p for p in model.parameters() if p.requires_grad]
+        names = [n for n, p in model.named_parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(params, lr=self.lr)
+        table = model.conditioner.embedding.weight
+        keep = torch.zeros(table.shape[0], 1, dtype=table.dtype, device=table.device)
+        keep[task] = 1.0  # earlier (and later) task embeddings stay as they are
+        hook = table.register_hook(lambda g: g * keep)
+        try:
+            for step, (xb, yb) in enumerate(self._batches(task, data.x_train, data.y_train, steps)):
+                logits = model(xb, task)
+                if step == 0:
+                    _check_labels(logits, data.y_train, task)
+                loss = F.cross_entropy(logits, yb)
+                optimizer.zero_grad()
+                if task == 0 or self.beta == 0:
+                    loss.backward()
+                elif not self.lookahead:
+                    (loss + self.beta * self.regulariser(task)).backward()
+                else:
+                    grads = torch.autograd.grad(loss, params, allow_unused=True)
+                    grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+                    ahead = {n: p - self.lr * g.detach() for n, p, g in zip(names, params, grads)}
+                    reg = self.regulariser(task, ahead)
+                    reg_grads = torch.autograd.grad(reg, params, allow_unused=True)
+                    for p, g, r in zip(params, grads, reg_grads):
+                        p.grad = g if r is None else g + self.beta * r
+                    table.grad = table.grad * keep
+                optimizer.step()
+        finally:
+            hook.remove()
+        with torch.no_grad():
+            done = torch.arange(task + 1, device=table.device)
+            self.targets = {n: w.detach().clone() for n, w in model.generate(done).items()}
+
+    def logits(self, x: Tensor, task: int) -> Tensor:
+        return self.model(x, task)
+
+
+def _generate_with(model: nn.Module, params: dict[str, Tensor], ids: Tensor) -> dict:
+    """``model.generate(ids)`` with ``params`` in place of the model's own (look-ahead)."""
+
+    class _Generate(nn.Module):
+        def __init__(self, inner: nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, c: Tensor) -> dict:
+            return self.inner.generate(c)
+
+    wrapper = _Generate(model)
+    return functional_call(wrapper, {f"inner.{k}": v for k, v in params.items()}, (ids,))
+
+
+class _PlainLearner(Learner):
+    """Shared by the baselines: one copy of the target, trained directly."""
+
+    def __init__(self, target: nn.Module, num_tasks: int, *, lr: float = 1e-3,
+                 batch_size: int = 32, iterations: int = 200, seed: int = 0) -> None:
+        super().__init__(lr=lr, batch_size=batch_size, iterations=iterations, seed=seed)
+        self.net = copy.deepcopy(target)
+
+    def module(self) -> nn.Module:
+        return self.net
+
+    def penalty(self) -> Tensor | None:
+        return None
+
+    def _fit(self, task: int, x: Tensor, y: Tensor, steps) -> None:
+        self.net.train()
+        optimizer = torch.optim.Adam(self.net.parameters(), lr=self.lr)
+        for step, (xb, yb) in enumerate(self._batches(task, x, y, steps)):
+            logits = self.net(xb)
+            if step == 0:
+                _check_labels(logits, y, task)
+            loss = F.cross_entropy(logits, yb)
+            penalty = self.penalty()
+            optimizer.zero_grad()
+            (loss if penalty is None else loss + penalty).backward()
+            optimizer.step()
+
+    def learn(self, task: int, tasks: Sequence[Task], steps) -> None:
+        self._fit(task, tasks[task].x_train, tasks[task].y_train, steps)
+
+    def logits(self, x: Tensor, task: int) -> Tensor:
+        return self.net(x)
+
+
+class Finetune(_PlainLearner):
+    """The target trained on each task in turn, with nothing against forgetting."""
+
+    name = "finetune"
+
+
+class Joint(_PlainLearner):
+    """Multitask training: each task's steps draw from the data of every task seen so far."""
+
+    name = "joint"
+
+    def learn(self, task: int, tasks: Sequence[Task], steps) -> None:
+        x = torch.cat([t.x_train for t in tasks[: task + 1]])
+        y = torch.cat([t.y_train for t in tasks[: task + 1]])
+        self._fit(task, x, y, steps)
+
+
+class EWC(_PlainLearner):
+    """Elastic weight consolidation with a diagonal empirical Fisher.
+
+    Args:
+        strength: λ of the penalty ``λ/2 · Σ_t Σ_i F_t,i (θ_i − θ*_t,i)²``.
+        fisher_samples: training samples used to estimate each task's Fisher.
+    """
+
+    name = "ewc"
+
+    def __init__(self, target: nn.Module, num_tasks: int, *, strength: float = 1000.0,
+                 fisher_samples: int = 500, **kwargs) -> None:
+        super().__init__(target, num_tasks, **kwargs)
+        self.strength = float(strength)
+        self.fisher_samples = check_positive_int(fisher_samples, "fisher_samples")
+        # Running sums over finished tasks: Σ F, Σ F·θ*, Σ F·θ*² (per parameter).
+        self.sums: dict[str, Tensor] = {}
+
+    def extra_state(self) -> dict[str, Tensor]:
+        return dict(self.sums)
+
+    def load_extra_state(self, state: dict[str, Tensor]) -> None:
+        self.sums = dict(state)
+
+    def penalty(self) -> Tensor | None:
+        if not self.sums:
+            return None
+        total = 0.0
+        for name, p in self.net.named_parameters():
+            f, ft, ftt = (self.sums[f"{k}.{name}"] for k in ("f", "ft", "ftt"))
+            total = total + (f * p * p - 2 * ft * p + ftt).sum()
+        return 0.5 * self.strength * total
+
+    def learn(self, task: int, tasks: Sequence[Task], steps) -> None:
+        super().learn(task, tasks, steps)
+        data = tasks[task]
+        gen = torch.Generator().manual_seed(self.seed * 100_003 + task + 7)
+        idx = torch.randperm(len(data.x_train), generator=gen)[: self.fisher_samples]
+        fisher = self._fisher(data.x_train[idx], data.y_train[idx])
+        with torch.no_grad():
+            for name, p in self.net.named_parameters():
+                for key, value in (("f", fisher[name]), ("ft", fisher[name] * p),
+                                   ("ftt", fisher[name] * p * p)):
+                    full = f"{key}.{name}"
+                    self.sums[full] = self.sums.get(full, 0) + value.detach().clone()
+
+    def _fisher(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+        """Mean squared per-sample gradient of the log-likelihood (one vmapped call)."""
+        params = {n: p.detach() for n, p in self.net.named_parameters()}
+        self.net.eval()
+
+        def nll(p, xi, yi):
+            return F.cross_entropy(functional_call(self.net, p, (xi.unsqueeze(0),)), yi.unsqueeze(0))
+
+        per_sample = vmap(grad(nll), in_dims=(None, 0, 0))(params, x, y)
+        return {n: g.pow(2).mean(0) for n, g in per_sample.items()}
+
+
+METHODS = {"hnet": HNet, "finetune": Finetune, "ewc": EWC, "joint": Joint}
