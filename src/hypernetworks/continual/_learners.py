@@ -100,9 +100,11 @@ class HNet(Learner):
         num_tasks: how many tasks the run will have (task embeddings to allocate).
         beta: weight of the output regulariser.
         embedding_dim: task-embedding size.
-        head, hidden, mip: as for :func:`~hypernetworks.hypernetize`. For a hypernetwork
-            with fewer trainable parameters than the target, use a compact head and
-            ``mip=False`` (MIP's θ₀ is as large as the target).
+        head, hidden, mip: as for :func:`~hypernetworks.hypernetize`.
+        train_base: whether MIP's θ₀ (a full-size copy of the target's weights) trains.
+            With ``train_base=False`` θ₀ stays at the target's initial weights and only
+            the hypernetwork trains: with a compact head (Chunked, LowRank) that gives a
+            hypernetwork with fewer trainable parameters than the target.
         lookahead: evaluate the regulariser after a candidate step on the task loss.
     """
 
@@ -110,11 +112,14 @@ class HNet(Learner):
 
     def __init__(self, target: nn.Module, num_tasks: int, *, beta: float = 0.01,
                  embedding_dim: int = 32, head="full", hidden=(100, 100), mip=True,
-                 lookahead: bool = False, lr: float = 1e-3, batch_size: int = 32,
-                 iterations: int = 200, seed: int = 0) -> None:
+                 train_base: bool = True, lookahead: bool = False, lr: float = 1e-3,
+                 batch_size: int = 32, iterations: int = 200, seed: int = 0) -> None:
         super().__init__(lr=lr, batch_size=batch_size, iterations=iterations, seed=seed)
         self.model = hypernetize(target, TaskEmbedding(num_tasks, embedding_dim), head=head,
                                  hidden=hidden, mip=mip)
+        if not train_base:
+            for name in self.model.generated:
+                self.model.target.get_parameter(name).requires_grad_(False)
         self.beta = float(beta)
         self.lookahead = bool(lookahead)
         self.targets: dict[str, Tensor] = {}  # name -> [tasks done, *shape]
@@ -259,7 +264,7 @@ class EWC(_PlainLearner):
 
     name = "ewc"
 
-    def __init__(self, target: nn.Module, num_tasks: int, *, strength: float = 1000.0,
+    def __init__(self, target: nn.Module, num_tasks: int, *, strength: float = 10.0,
                  fisher_samples: int = 500, **kwargs) -> None:
         super().__init__(target, num_tasks, **kwargs)
         self.strength = float(strength)

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--head", choices=("full", "chunked", "lowrank"), default="full",
                         help="hnet: output head (chunked = a compressive hypernetwork)")
     parser.add_argument("--lookahead", action="store_true", help="hnet: one-step look-ahead")
-    parser.add_argument("--ewc-strength", type=float, default=1000.0, help="ewc: λ")
+    parser.add_argument("--ewc-strength", type=float, default=10.0, help="ewc: λ (default 10)")
     parser.add_argument("--out", default=None, help="folder for metrics, plot and checkpoints")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     parser.add_argument("--no-progress", action="store_true")
