@@ -16,9 +16,9 @@ import time
 
 import torch
 import torch.nn.functional as F
+from common import parser, save, setup, table, try_import
 from torch import nn
 
-from common import parser, save, setup, table, try_import
 from hypernetworks.continual import permuted_digits, run
 
 ITERATIONS, BATCH, LR, BETA, TASKS = 200, 32, 1e-3, 0.01, 10
@@ -47,7 +47,7 @@ def hypnettorch(tasks, seed: int) -> dict:
     matrix, seconds = [], 0.0
     for t, task in enumerate(tasks):
         start = time.perf_counter()
-        targets = reg.get_current_targets(t, hnet)
+        targets = reg.get_current_targets(t, hnet) if t > 0 else None
         params = list(hnet.internal_params)
         optimizer = torch.optim.Adam(params, lr=LR)
         gen = torch.Generator().manual_seed(seed * 100_003 + t)

@@ -177,3 +177,17 @@ def test_cli_writes_metrics_plot_and_checkpoint_and_resumes(tmp_path, capsys):
     assert json.loads((out / "metrics.json").read_text())["accuracy_matrix"] == metrics["accuracy_matrix"]
     with pytest.raises(SystemExit, match="--resume needs --out"):
         main(["continual", "--resume", "--no-progress"])
+
+
+def test_compressive_hnet_trains_only_the_hypernetwork(three_permuted):
+    from hypernetworks import Chunked
+    from hypernetworks.continual.cli import target_for
+
+    target = target_for("permuted-digits")  # MLP 64-100-100-10: 17,710 parameters
+    result = run(three_permuted[:2], target, "hnet", head=Chunked(512, 16, hidden=16),
+                 hidden=(32,), embedding_dim=16, train_base=False, iterations=30,
+                 progress=False, class_incremental=False)
+    assert result["param_ratio"] < 1.0  # fewer trainable parameters than the target
+    learner = result["learner"]
+    for name, p in learner.model.target.named_parameters():  # θ₀ stayed at the target's
+        assert torch.equal(p, target.get_parameter(name)) and not p.requires_grad
