@@ -13,15 +13,14 @@ against the hypernetwork.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from . import runner
 from ._conditioners import TaskEmbedding
 from ._heads import Chunked
 from ._model import hypernetize
@@ -101,12 +100,12 @@ def run(*, tasks: int = 5, epochs: int = 30, seed: int = 0, out: str | None = No
     batch, lr = 64, 3e-3
     n = data.x_train.shape[1]
     rows: dict[str, dict] = {}
-    bar = _progress(5, progress)
+    bar = iter(runner.progress(range(5), desc="training", enabled=progress))
 
     def record(name: str, params: int, seconds: float, accs: list[float]) -> None:
         rows[name] = {"params": params, "seconds": round(seconds, 2),
                       "accuracy": [round(a, 4) for a in accs]}
-        bar.update(1)
+        next(bar, None)
 
     # 1. one MLP per task (the per-task reference, at `tasks` times the parameters)
     torch.manual_seed(seed)
@@ -151,7 +150,7 @@ def run(*, tasks: int = 5, epochs: int = 30, seed: int = 0, out: str | None = No
             accs = [_accuracy(model(data.x_test[t], t), data.y_test[t]) for t in range(tasks)]
         record(name, _trainable(model), time.perf_counter() - start, accs)
         models[name] = model
-    bar.close()
+    next(bar, None)  # finish (and clear) the progress bar
 
     # The materialized networks are plain nn.Sequential models computing the same thing.
     model = models["hypernet, full"]
@@ -162,38 +161,21 @@ def run(*, tasks: int = 5, epochs: int = 30, seed: int = 0, out: str | None = No
                "materialize_max_abs_diff": gap, "test_samples_per_task": data.y_test.shape[1]}
     _print_table(results)
     if out is not None:
-        path = Path(out)
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "metrics.json").write_text(json.dumps(results, indent=2))
-        print(f"wrote {path / 'metrics.json'}")
+        print(f"wrote {runner.write_metrics(out, results)}")
     return results
-
-
-def _progress(total: int, enabled: bool):
-    try:
-        from tqdm import tqdm
-    except ImportError:  # tqdm comes with the [demo] extra; without it, no bar
-        enabled = False
-    if not enabled:
-        class _Silent:
-            def update(self, n: int) -> None: ...
-            def close(self) -> None: ...
-        return _Silent()
-    return tqdm(total=total, desc="training", unit="method", leave=False)
 
 
 def _print_table(results: dict) -> None:
     tasks = results["tasks"]
-    head = f"{'method':<24}{'params':>9}{'time s':>8}" + "".join(
-        f"{f'task {t}':>8}" for t in range(tasks)) + f"{'mean':>8}"
     print(f"\nRelabelled digits, {tasks} tasks, {results['epochs']} epochs over the mixed data, "
           f"seed {results['seed']}; test accuracy (%) on {results['test_samples_per_task']} "
           "samples per task")
-    print(head)
-    print("-" * len(head))
-    for name, row in results["methods"].items():
-        accs = row["accuracy"]
-        print(f"{name:<24}{row['params']:>9,}{row['seconds']:>8.1f}"
-              + "".join(f"{100 * a:>8.1f}" for a in accs) + f"{100 * np.mean(accs):>8.1f}")
+    rows = [{"method": name, "params": row["params"], "seconds": row["seconds"],
+             **{f"t{t}": 100 * a for t, a in enumerate(row["accuracy"])},
+             "mean": 100 * float(np.mean(row["accuracy"]))}
+            for name, row in results["methods"].items()]
+    columns = [("method", "method", ""), ("params", "params", ","), ("seconds", "time s", ".1f")]
+    columns += [(f"t{t}", f"task {t}", ".1f") for t in range(tasks)] + [("mean", "mean", ".1f")]
+    print(runner.format_table(rows, columns))
     print(f"\nmaterialize(t)(x) vs model(x, t): max |difference| = "
           f"{results['materialize_max_abs_diff']:.2e} over all tasks")
