@@ -20,6 +20,7 @@ instead of per sample.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -71,6 +72,7 @@ class Groups(NamedTuple):
     index: Tensor  # [B]
     slot: Tensor  # [B]
     size: int  # samples per group after padding
+    count: int  # number of groups (weight rows)
 
 
 def plan_groups(index: Tensor, count: int) -> Groups:
@@ -80,7 +82,7 @@ def plan_groups(index: Tensor, count: int) -> Groups:
     starts = sizes.cumsum(0) - sizes
     slot = torch.empty_like(index)
     slot[order] = torch.arange(len(index), device=index.device) - starts[index[order]]
-    return Groups(index, slot, int(sizes.max()))
+    return Groups(index, slot, int(sizes.max()), count)
 
 
 def _check_batch_first(size: int):
@@ -127,9 +129,9 @@ def call_grouped(
     if groups is None:
         size, inputs = 1, tuple(x.unsqueeze(1) for x in args)
     else:
-        size, rows = groups.size, int(groups.index.max()) + 1
+        size = groups.size
         inputs = tuple(
-            x.new_zeros((rows, size, *x.shape[1:])).index_put((groups.index, groups.slot), x)
+            x.new_zeros((groups.count, size, *x.shape[1:])).index_put((groups.index, groups.slot), x)
             for x in args
         )
     count = inputs[0].shape[0]
@@ -183,6 +185,21 @@ def call_grouped(
     return tree_map(lambda t: t[groups.index, groups.slot] if isinstance(t, Tensor) else t, out)
 
 
+@functools.lru_cache(maxsize=32)
+def _projection(width: int, device: torch.device) -> Tensor:
+    """A fixed random direction: keys for telling rows apart (see :func:`distinct_rows`)."""
+    generator = torch.Generator().manual_seed(0)
+    return torch.randn(width, generator=generator, dtype=torch.float64).to(device)
+
+
+def _first_occurrence(inverse: Tensor, count: int) -> Tensor:
+    """For each of ``count`` groups, the position of its first member in ``inverse``."""
+    batch = inverse.shape[0]
+    positions = torch.arange(batch, device=inverse.device)
+    first = torch.full((count,), batch, device=inverse.device, dtype=positions.dtype)
+    return first.scatter_reduce(0, inverse, positions, reduce="amin")
+
+
 def distinct_rows(rows: Tensor) -> tuple[Tensor, Tensor] | None:
     """``(first, inverse)`` such that ``rows[first][inverse]`` equals ``rows``; None if all differ.
 
@@ -194,17 +211,12 @@ def distinct_rows(rows: Tensor) -> tuple[Tensor, Tensor] | None:
     """
     batch = rows.shape[0]
     flat = rows.detach().reshape(batch, -1)
-    direction = torch.randn(flat.shape[1], generator=torch.Generator().manual_seed(0),
-                            dtype=torch.float64).to(flat.device)
-    keys = flat.to(torch.float64) @ direction
+    keys = flat.to(torch.float64) @ _projection(flat.shape[1], flat.device)
     _, inverse = torch.unique(keys, return_inverse=True)
     count = int(inverse.max()) + 1
-    positions = torch.arange(batch, device=rows.device)
-    first = torch.full((count,), batch, device=rows.device, dtype=positions.dtype)
-    first = first.scatter_reduce(0, inverse, positions, reduce="amin")
+    first = _first_occurrence(inverse, count)
     if not torch.equal(flat[first][inverse], flat):  # two different rows shared a key
         _, inverse = torch.unique(flat, dim=0, return_inverse=True)
         count = int(inverse.max()) + 1
-        first = torch.full((count,), batch, device=rows.device, dtype=positions.dtype)
-        first = first.scatter_reduce(0, inverse, positions, reduce="amin")
+        first = _first_occurrence(inverse, count)
     return None if count == batch else (first, inverse)

@@ -174,9 +174,8 @@ class HNet(Learner):
                     ahead = {n: p - self.lr * g.detach() for n, p, g in zip(names, params, grads)}
                     reg = self.regulariser(task, ahead)
                     reg_grads = torch.autograd.grad(reg, params, allow_unused=True)
-                    for p, g, r in zip(params, grads, reg_grads):
+                    for p, g, r in zip(params, grads, reg_grads):  # the hook masked both
                         p.grad = g if r is None else g + self.beta * r
-                    table.grad = table.grad * keep
                 optimizer.step()
         finally:
             hook.remove()
@@ -188,19 +187,20 @@ class HNet(Learner):
         return self.model(x, task)
 
 
+class _Generate(nn.Module):
+    """Exposes ``inner.generate`` as ``forward``, so ``functional_call`` can reach it."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, c: Tensor) -> dict:
+        return self.inner.generate(c)
+
+
 def _generate_with(model: nn.Module, params: dict[str, Tensor], ids: Tensor) -> dict:
     """``model.generate(ids)`` with ``params`` in place of the model's own (look-ahead)."""
-
-    class _Generate(nn.Module):
-        def __init__(self, inner: nn.Module) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, c: Tensor) -> dict:
-            return self.inner.generate(c)
-
-    wrapper = _Generate(model)
-    return functional_call(wrapper, {f"inner.{k}": v for k, v in params.items()}, (ids,))
+    return functional_call(_Generate(model), {f"inner.{k}": v for k, v in params.items()}, (ids,))
 
 
 class _PlainLearner(Learner):
