@@ -177,8 +177,10 @@ class Hyperparameters(Conditioner):
         lo = torch.where(self._log, self._low.log(), self._low)
         hi = torch.where(self._log, self._high.log(), self._high)
         x = torch.where(self._log, values.clamp_min(torch.finfo(values.dtype).tiny).log(), values)
-        # Clamping only removes float rounding: out-of-range values were rejected above.
-        return ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
+        # Clamping only removes float rounding (out-of-range values were rejected above),
+        # so it passes gradients straight through: search on a range's end can move off it.
+        gamma = (x - lo) / (hi - lo)
+        return gamma + (gamma.clamp(0.0, 1.0) - gamma).detach()
 
     def _normalise_floats(self, c: Mapping[str, float]) -> list[float]:
         self._check_names(c)

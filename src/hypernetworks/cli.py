@@ -43,11 +43,25 @@ def _continual(args: argparse.Namespace) -> int:
     return continual_main(args)
 
 
+def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    from .sweep.cli import add_arguments
+
+    add_arguments(parser)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .sweep.cli import main as sweep_main
+
+    return sweep_main(args)
+
+
 COMMANDS: list[tuple[str, str, Callable, Callable]] = [
     ("demo", "train a task-conditioned hypernetwork on relabelled digits and print the results",
      _demo_arguments, _demo),
     ("continual", "continual learning on permuted or split digits (hnet, finetune, ewc, joint)",
      _continual_arguments, _continual),
+    ("sweep", "hyperparameter-conditioned training: sweep and optimize without retraining",
+     _sweep_arguments, _sweep),
 ]
 
 

@@ -1,0 +1,380 @@
+"""The three sweep benchmarks on scikit-learn's digits, each beside its baseline.
+
+* ``weight_decay`` — one hyperparameter: the hypernetwork's validation curve over L2
+  weight decay against separately trained models on the same grid.
+* ``many_decays`` — eight hyperparameters (one weight decay per row of the 8×8 image):
+  ``optimize()`` against random search (and Optuna's TPE, if installed) with separately
+  trained models under the same wall-clock budget.
+* ``tradeoff`` — cross-entropy against an L1 penalty: the Pareto front from one training
+  against separately trained points.
+
+Every function returns a dict of JSON-ready figures; the CLI prints and saves them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ._priors import LogUniform
+from ._sweep import HyperSweep
+
+__all__ = ["BENCHMARKS", "digits_splits", "many_decays", "tradeoff", "weight_decay"]
+
+BASELINE_STEPS = 1500   # full-batch Adam steps for every separately trained model
+BASELINE_LR = 0.01
+
+
+def digits_splits(seed: int, n_train: int = 300, n_val: int = 700) -> dict[str, Tensor]:
+    """Digits split into train (``n_train``), validation (``n_val``) and test (the rest),
+    stratified, standardised with the training statistics."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_digits(return_X_y=True)
+    x_tr, x_rest, y_tr, y_rest = train_test_split(x, y, train_size=n_train, stratify=y,
+                                                  random_state=seed)
+    x_va, x_te, y_va, y_te = train_test_split(x_rest, y_rest, train_size=n_val,
+                                              stratify=y_rest, random_state=seed)
+    mean, std = x_tr.mean(0), x_tr.std(0) + 1e-3
+    out = {}
+    for split, (a, b) in {"train": (x_tr, y_tr), "val": (x_va, y_va),
+                          "test": (x_te, y_te)}.items():
+        out[f"x_{split}"] = torch.tensor((a - mean) / std, dtype=torch.float32)
+        out[f"y_{split}"] = torch.tensor(b)
+    return out
+
+
+def _cross_entropy(net: Callable, batch: tuple) -> Tensor:
+    return F.cross_entropy(net(batch[0]), batch[1])
+
+
+def _train_separately(make: Callable[[], nn.Module], penalty: Callable[[nn.Module], Tensor],
+                      data: dict[str, Tensor], seed: int) -> nn.Module:
+    """The baseline: one model trained for one setting (full batch, Adam)."""
+    torch.manual_seed(seed)
+    net = make()
+    opt = torch.optim.Adam(net.parameters(), lr=BASELINE_LR)
+    for _ in range(BASELINE_STEPS):
+        loss = F.cross_entropy(net(data["x_train"]), data["y_train"]) + penalty(net)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return net
+
+
+def _fit_exactly(net: nn.Module, penalty: Callable[[nn.Module], Tensor],
+                 data: dict[str, Tensor], seed: int) -> nn.Module:
+    """The baseline for a convex problem: full-batch L-BFGS to convergence (the unique
+    optimum of softmax regression with an L2 penalty, as scikit-learn would find it)."""
+    torch.manual_seed(seed)
+    opt = torch.optim.LBFGS(net.parameters(), lr=1, max_iter=1000, history_size=20,
+                            tolerance_grad=1e-9, tolerance_change=1e-12,
+                            line_search_fn="strong_wolfe")
+
+    def closure() -> Tensor:
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(net(data["x_train"]), data["y_train"]) + penalty(net)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return net
+
+
+def _loss_of(net: Callable, data: dict[str, Tensor], split: str) -> float:
+    with torch.no_grad():
+        return F.cross_entropy(net(data[f"x_{split}"]), data[f"y_{split}"]).item()
+
+
+# -- one hyperparameter ----------------------------------------------------------------
+def weight_decay(seed: int = 0, *, grid_points: int = 13, steps: int = 4000, draws: int = 8,
+                 lr: float = 0.01, endpoint_mass: float = 0.1, hidden: tuple = (32, 32),
+                 progress: bool = True, plot_dir: str | None = None) -> dict:
+    """Softmax regression on digits; L2 weight decay in [1e-4, 1]."""
+    data = digits_splits(seed)
+    grid = np.logspace(-4, 0, grid_points).tolist()
+
+    def l2(params: dict[str, Tensor]) -> Tensor:
+        return params["weight"].pow(2).sum()
+
+    def loss(net, batch, hp):
+        return _cross_entropy(net, batch) + hp["weight_decay"] * l2(net.params)
+
+    start = time.perf_counter()
+    separate = []
+    for wd in grid:
+        net = _fit_exactly(nn.Linear(64, 10), lambda m, wd=wd: wd * m.weight.pow(2).sum(),
+                           data, seed)
+        separate.append(_loss_of(net, data, "val"))
+    time_grid = time.perf_counter() - start
+
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    prior = LogUniform(1e-4, 1.0, endpoint_mass=endpoint_mass)
+    hs = HyperSweep(nn.Linear(64, 10), {"weight_decay": prior}, loss, metric=_cross_entropy,
+                    hidden=hidden)
+    hs.fit((data["x_train"], data["y_train"]), steps=steps, lr=lr, draws=draws, seed=seed,
+           progress=progress)
+    curve = [r["metric"] for r in hs.sweep({"weight_decay": grid},
+                                           (data["x_val"], data["y_val"]))]
+    time_hyper = time.perf_counter() - start
+
+    best_h, best_g = grid[int(np.argmin(curve))], grid[int(np.argmin(separate))]
+    metrics = {
+        "benchmark": "weight-decay", "seed": seed, "grid": grid,
+        "val_loss_grid": separate, "val_loss_hypernet": curve,
+        "best_hparam_hypernet": best_h, "best_hparam_grid": best_g,
+        "same_best": best_h == best_g,
+        # How much worse, on the separately trained curve, the hypernetwork's pick is.
+        "regret_of_hypernet_pick": separate[grid.index(best_h)] - min(separate),
+        "max_curve_gap": max(abs(a - b) for a, b in zip(curve, separate)),
+        "wall_time_hypernet_s": time_hyper, "wall_time_grid_s": time_grid,
+        "hypernet_steps": steps, "draws_per_step": draws,
+        "baseline": "L-BFGS to convergence, one model per grid point",
+    }
+    if plot_dir is not None:
+        _plot_curves(grid, separate, curve, f"{plot_dir}/weight_decay_curve.png")
+    return metrics
+
+
+# -- many hyperparameters --------------------------------------------------------------
+def _mlp() -> nn.Module:
+    return nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+
+
+def many_decays(seed: int = 0, *, steps: int = 2000, draws: int = 8, optimize_steps: int = 200,
+                lr: float = 0.01, hidden: tuple = (64, 64), progress: bool = True,
+                plot_dir: str | None = None, optuna: bool = True) -> dict:
+    """An MLP 64-32-10 on digits with nine weight decays, each in [1e-5, 1]: one for the
+    first layer's weights from each row of the 8×8 image, one for the output layer.
+    ``optimize()`` against random search and TPE (if installed) with separately trained
+    models under the same wall-clock budget."""
+    data = digits_splits(seed)
+    rows = torch.arange(64) // 8          # input pixel -> image row
+    priors = {"rows": LogUniform(1e-5, 1.0, size=8), "output": LogUniform(1e-5, 1.0)}
+
+    def penalty(params: dict[str, Tensor], row_decays: Tensor, output: Tensor) -> Tensor:
+        first = (params["0.weight"].pow(2).sum(0) * row_decays[rows]).sum()
+        return first + output * params["2.weight"].pow(2).sum()
+
+    def loss(net, batch, hp):
+        return _cross_entropy(net, batch) + penalty(net.params, hp["rows"], hp["output"])
+
+    def trial(flat: Tensor) -> nn.Module:
+        flat = flat.float()
+        return _train_separately(
+            _mlp, lambda m: penalty(dict(m.named_parameters()), flat[:8], flat[8]), data, seed)
+
+    def draw(generator: torch.Generator) -> Tensor:
+        return torch.cat([p.to_value(p.sample_gamma(1, generator)[0]) for p in priors.values()])
+
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    hs = HyperSweep(_mlp(), priors, loss, metric=_cross_entropy, hidden=hidden)
+    hs.fit((data["x_train"], data["y_train"]), steps=steps, lr=lr, draws=draws, seed=seed,
+           progress=progress)
+    found = hs.optimize((data["x_val"], data["y_val"]), steps=optimize_steps, lr=0.1)
+    budget = time.perf_counter() - start
+    chosen = hs.materialize(found.hparams)
+    best_flat = torch.tensor(found.hparams["rows"] + [found.hparams["output"]])
+
+    generator = torch.Generator().manual_seed(seed)
+    start, trace_rs, best_rs = time.perf_counter(), [], (math.inf, math.inf)
+    while time.perf_counter() - start < budget:
+        net = trial(draw(generator))
+        val = _loss_of(net, data, "val")
+        if val < best_rs[0]:
+            best_rs = (val, _loss_of(net, data, "test"))
+        trace_rs.append((time.perf_counter() - start, best_rs[0]))
+    time_rs = time.perf_counter() - start
+
+    metrics = {
+        "benchmark": "many-decays", "seed": seed, "hyperparameters": hs.width,
+        "best_val_loss_hypernet": found.metric,
+        "test_loss_hypernet": _loss_of(chosen, data, "test"),
+        "val_loss_retrained_at_hypernet_best": _loss_of(trial(best_flat), data, "val"),
+        "best_hparams_hypernet": found.hparams,
+        "wall_time_hypernet_s": budget,
+        "best_val_loss_random_search": best_rs[0], "test_loss_random_search": best_rs[1],
+        "wall_time_random_search_s": time_rs, "random_search_trials": len(trace_rs),
+    }
+    trace_tpe = None
+    if optuna:
+        tpe = _optuna_search(priors, trial, data, budget, seed)
+        if tpe is not None:
+            trace_tpe = tpe.pop("trace")
+            metrics.update(tpe)
+    if plot_dir is not None:
+        _plot_search(budget, found.metric, trace_rs, trace_tpe,
+                     f"{plot_dir}/many_decays_search.png")
+    return metrics
+
+
+def _optuna_search(priors: dict[str, LogUniform], trial: Callable, data: dict, budget: float,
+                   seed: int) -> dict | None:
+    try:
+        import optuna
+    except ImportError:
+        return None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+    start, trace, tests = time.perf_counter(), [], {}
+
+    def objective(t) -> float:
+        values = [t.suggest_float(f"{name}{i}", p.low, p.high, log=True)
+                  for name, p in priors.items() for i in range(p.width)]
+        net = trial(torch.tensor(values, dtype=torch.float64))
+        val = _loss_of(net, data, "val")
+        tests[t.number] = _loss_of(net, data, "test")
+        best = min(val, trace[-1][1]) if trace else val
+        trace.append((time.perf_counter() - start, best))
+        return val
+
+    while time.perf_counter() - start < budget:
+        study.optimize(objective, n_trials=1)
+    return {"best_val_loss_optuna_tpe": study.best_value,
+            "test_loss_optuna_tpe": tests[study.best_trial.number],
+            "wall_time_optuna_tpe_s": time.perf_counter() - start,
+            "optuna_tpe_trials": len(trace), "trace": trace}
+
+
+# -- trade-off of two loss terms -------------------------------------------------------
+def tradeoff(seed: int = 0, *, points: int = 10, steps: int = 3000, draws: int = 1,
+             lr: float = 0.01, hidden: tuple = (64, 64), endpoint_mass: float = 0.0,
+             low: float = 1e-5, high: float = 1e-2,
+             progress: bool = True, plot_dir: str | None = None) -> dict:
+    """An MLP 64-32-10 on digits, loss = cross-entropy + α·L1(weights), α in [1e-5, 1e-2]:
+    the front (validation cross-entropy, L1 norm) from one hypernetwork against
+    separately trained points."""
+    data = digits_splits(seed)
+    alphas = np.logspace(math.log10(low), math.log10(high), points).tolist()
+
+    def make() -> nn.Module:
+        return nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+
+    def l1(params: dict[str, Tensor]) -> Tensor:
+        return sum(p.abs().sum() for name, p in params.items() if name.endswith("weight"))
+
+    def loss(net, batch, hp):
+        return _cross_entropy(net, batch) + hp["alpha"] * l1(net.params)
+
+    start = time.perf_counter()
+    separate = []
+    for alpha in alphas:
+        net = _train_separately(make, lambda m, a=alpha: a * l1(dict(m.named_parameters())),
+                                data, seed)
+        with torch.no_grad():
+            norm = float(l1(dict(net.named_parameters())))
+        separate.append((_loss_of(net, data, "val"), norm))
+    time_sep = time.perf_counter() - start
+
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    hs = HyperSweep(make(), {"alpha": LogUniform(low, high, endpoint_mass=endpoint_mass)}, loss,
+                    metric=_cross_entropy, hidden=hidden)
+    hs.fit((data["x_train"], data["y_train"]), steps=steps, lr=lr, draws=draws, seed=seed,
+           progress=progress)
+    front = []
+    with torch.no_grad():
+        for alpha in alphas:
+            net = hs.bind({"alpha": alpha})
+            front.append((_loss_of(net, data, "val"), float(l1(net.params))))
+    time_hyper = time.perf_counter() - start
+
+    reference = (max(p[0] for p in separate + front) * 1.05, max(p[1] for p in separate + front) * 1.05)
+    metrics = {
+        "benchmark": "tradeoff", "seed": seed, "alphas": alphas,
+        "front_separate": [list(p) for p in separate], "front_hypernet": [list(p) for p in front],
+        "hypervolume_separate": _hypervolume(separate, reference),
+        "hypervolume_hypernet": _hypervolume(front, reference),
+        "max_val_loss_gap": max(abs(a[0] - b[0]) for a, b in zip(front, separate)),
+        "max_l1_relative_gap": max(abs(a[1] - b[1]) / b[1] for a, b in zip(front, separate)),
+        "wall_time_hypernet_s": time_hyper, "wall_time_separate_s": time_sep,
+    }
+    if plot_dir is not None:
+        _plot_fronts(separate, front, alphas, f"{plot_dir}/tradeoff_front.png")
+    return metrics
+
+
+def _hypervolume(points: list[tuple[float, float]], reference: tuple[float, float]) -> float:
+    """Area dominated by ``points`` (both objectives minimised) up to ``reference``."""
+    area, best_y = 0.0, reference[1]
+    for x, y in sorted(points):
+        if y < best_y and x < reference[0]:
+            area += (reference[0] - x) * (best_y - y)
+            best_y = y
+    return area
+
+
+# -- plots -----------------------------------------------------------------------------
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str) -> None:
+    from pathlib import Path
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    _pyplot().close(fig)
+
+
+def _plot_curves(grid, separate, curve, path: str) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot(grid, separate, "o", label="separately trained (one model per point)")
+    ax.plot(grid, curve, "-", label="one hypernetwork")
+    ax.set_xscale("log")
+    ax.set_xlabel("L2 weight decay")
+    ax.set_ylabel("validation cross-entropy")
+    ax.set_title("Digits, softmax regression")
+    ax.legend()
+    _save(fig, path)
+
+
+def _plot_search(budget, hyper_best, trace_rs, trace_tpe, path: str) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.step(*zip(*trace_rs), where="post", label="random search")
+    if trace_tpe:
+        ax.step(*zip(*trace_tpe), where="post", label="Optuna TPE")
+    ax.plot([budget], [hyper_best], "*", markersize=12, label="hypernetwork + optimize()")
+    ax.set_xlabel("wall-clock (s)")
+    ax.set_ylabel("best validation cross-entropy")
+    ax.set_title("9 weight decays (MLP on digits)")
+    ax.legend()
+    _save(fig, path)
+
+
+def _plot_fronts(separate, front, alphas, path: str) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.plot([p[1] for p in separate], [p[0] for p in separate], "o",
+            label="separately trained (one model per α)")
+    ax.plot([p[1] for p in front], [p[0] for p in front], "-x", label="one hypernetwork")
+    ax.set_xscale("log")
+    ax.set_xlabel("L1 norm of the weights")
+    ax.set_ylabel("validation cross-entropy")
+    ax.set_title(f"Trade-off, α in [{alphas[0]:g}, {alphas[-1]:g}]")
+    ax.legend()
+    _save(fig, path)
+
+
+BENCHMARKS: dict[str, Callable[..., dict]] = {
+    "weight-decay": weight_decay,
+    "many-decays": many_decays,
+    "tradeoff": tradeoff,
+}

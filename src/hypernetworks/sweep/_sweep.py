@@ -1,0 +1,452 @@
+"""HyperSweep: train one hypernetwork over a prior of hyperparameters, then sweep,
+optimise and materialize without retraining."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import product
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from .._conditioners import Hyperparameters
+from .._model import HyperModel, hypernetize
+from ..runner import progress as progress_bar
+from ._priors import Prior
+
+__all__ = ["BoundNet", "HyperSweep", "OptimizeResult"]
+
+Loss = Callable[["BoundNet", tuple, dict], Tensor]
+Metric = Callable[["BoundNet", tuple], Tensor]
+
+
+class BoundNet:
+    """The target network with the weights generated for one hyperparameter setting.
+
+    ``net(*inputs)`` runs the target; ``net.params`` maps every target parameter name to
+    the tensor in use (generated, or the target's own), for penalties such as weight decay.
+    Gradients flow through both to the hypernetwork (and, in :meth:`HyperSweep.optimize`,
+    to the hyperparameters).
+    """
+
+    def __init__(self, model: HyperModel, weights: Mapping[str, Tensor]) -> None:
+        self._model = model
+        self.weights = dict(weights)
+
+    def __call__(self, *args: Tensor) -> object:
+        return functional_call(self._model.target, self.weights, args)
+
+    @property
+    def params(self) -> dict[str, Tensor]:
+        own = dict(self._model.target.named_parameters())
+        return {name: self.weights.get(name, p) for name, p in own.items()}
+
+
+@dataclass
+class OptimizeResult:
+    """What :meth:`HyperSweep.optimize` found: the best ``hparams`` seen, its ``metric``,
+    and the metric at the start and after every step (``history``)."""
+
+    hparams: dict[str, float | list[float]]
+    metric: float
+    history: list[float] = field(default_factory=list)
+
+
+def _columns(name: str, prior: Prior) -> list[str]:
+    return [name] if prior.size is None else [f"{name}[{i}]" for i in range(prior.size)]
+
+
+class HyperSweep(nn.Module):
+    """A hypernetwork that maps hyperparameters to the target's weights trained for them.
+
+    Each training step draws a setting from ``priors`` and minimises the user's ``loss``
+    for it (Lorraine & Duvenaud 2018; HyperMorph; MIP). Afterwards one model answers
+    "what if the hyperparameters were different?" for every setting in the priors' ranges:
+    :meth:`sweep` over a grid, :meth:`optimize` by gradient descent through the frozen
+    hypernetwork, :meth:`materialize` for the plain network at a chosen setting.
+
+    Args:
+        target: any ``nn.Module``; left untouched (a copy is made).
+        priors: ``{name: Uniform(...) | LogUniform(...)}``; a prior with ``size=k`` is a
+            vector of ``k`` hyperparameters (e.g. one weight decay per layer).
+        loss: ``loss(net, batch, hp) -> scalar``. ``net`` is a :class:`BoundNet` for the
+            drawn setting ``hp`` (``{name: tensor}``; 0-d for scalars, ``[k]`` for
+            vectors); ``batch`` is a tuple of tensors from the training data.
+        metric: ``metric(net, batch) -> scalar``, the validation measure that
+            :meth:`sweep` and :meth:`optimize` use unless given one there. Averaged over
+            batches weighted by batch size; :meth:`optimize` needs it differentiable.
+        params, head, hidden, mip: as for :func:`~hypernetworks.hypernetize`.
+
+    Example:
+        >>> import torch, torch.nn as nn, torch.nn.functional as F
+        >>> from hypernetworks.sweep import HyperSweep, LogUniform
+        >>> def loss(net, batch, hp):
+        ...     x, y = batch
+        ...     decay = sum(p.pow(2).sum() for p in net.params.values())
+        ...     return F.cross_entropy(net(x), y) + hp["weight_decay"] * decay
+        >>> hs = HyperSweep(nn.Linear(4, 3), {"weight_decay": LogUniform(1e-4, 1e-1)}, loss,
+        ...                 metric=lambda net, b: F.cross_entropy(net(b[0]), b[1]))
+        >>> x, y = torch.randn(64, 4), torch.randint(0, 3, (64,))
+        >>> _ = hs.fit((x, y), steps=20, progress=False)
+        >>> len(hs.sweep({"weight_decay": [1e-4, 1e-3, 1e-2]}, (x, y)))
+        3
+        >>> type(hs.materialize({"weight_decay": 1e-3})).__name__
+        'Linear'
+    """
+
+    def __init__(self, target: nn.Module, priors: Mapping[str, Prior], loss: Loss, *,
+                 metric: Metric | None = None, params: list | None = None,
+                 head: object = "full", hidden: tuple[int, ...] = (64, 64),
+                 mip: object = True) -> None:
+        super().__init__()
+        if not isinstance(priors, Mapping) or not priors:
+            raise ValueError(
+                "priors must be a non-empty dict {name: Uniform(...) | LogUniform(...)}, "
+                f"got {priors!r}"
+            )
+        for name, prior in priors.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ValueError(f"hyperparameter names must be identifiers, got {name!r}")
+            if not isinstance(prior, Prior):
+                raise TypeError(
+                    f"the prior for {name!r} must be Uniform(...) or LogUniform(...), "
+                    f"got {type(prior).__name__}"
+                )
+        if not callable(loss):
+            raise TypeError(f"loss must be callable as loss(net, batch, hp), got {loss!r}")
+        if metric is not None and not callable(metric):
+            raise TypeError(f"metric must be callable as metric(net, batch), got {metric!r}")
+        self.priors = dict(priors)
+        self.loss = loss
+        self.metric = metric
+        ranges = {col: prior.range_spec()
+                  for name, prior in self.priors.items() for col in _columns(name, prior)}
+        self.model = hypernetize(target, Hyperparameters(**ranges), params=params, head=head,
+                                 hidden=hidden, mip=mip)
+        self.history: list[float] = []
+
+    # -- settings --------------------------------------------------------------------
+    @property
+    def width(self) -> int:
+        """The number of scalar hyperparameters."""
+        return sum(p.width for p in self.priors.values())
+
+    def _split(self, flat: Tensor) -> dict[str, Tensor]:
+        """``[..., width]`` values → ``{name: [...] or [..., k]}``."""
+        out, start = {}, 0
+        for name, prior in self.priors.items():
+            part = flat[..., start:start + prior.width]
+            out[name] = part[..., 0] if prior.size is None else part
+            start += prior.width
+        return out
+
+    def _from_gamma(self, gamma: Tensor) -> Tensor:
+        parts, start = [], 0
+        for prior in self.priors.values():
+            parts.append(prior.to_value(gamma[..., start:start + prior.width]))
+            start += prior.width
+        return torch.cat(parts, dim=-1)
+
+    def _to_gamma(self, values: Tensor) -> Tensor:
+        parts, start = [], 0
+        for prior in self.priors.values():
+            parts.append(prior.to_gamma(values[..., start:start + prior.width]))
+            start += prior.width
+        return torch.cat(parts, dim=-1)
+
+    def _flatten(self, hp: Mapping[str, object], what: str = "hyperparameters") -> Tensor:
+        """A user's setting → checked float64 values ``[width]``."""
+        if not isinstance(hp, Mapping):
+            raise TypeError(f"{what} must be a dict {{name: value}}, got {type(hp).__name__}")
+        missing = [n for n in self.priors if n not in hp]
+        unknown = [n for n in hp if n not in self.priors]
+        if missing or unknown:
+            raise ValueError(f"{what} must name exactly {list(self.priors)}; "
+                             f"missing {missing}, unknown {unknown}")
+        parts = []
+        for name, prior in self.priors.items():
+            value = torch.as_tensor(_plain(hp[name], name), dtype=torch.float64).reshape(-1)
+            if value.numel() != prior.width:
+                expected = "a number" if prior.size is None else f"{prior.size} values"
+                raise ValueError(f"hyperparameter {name!r} takes {expected}, "
+                                 f"got {value.numel()} values")
+            # A tolerance of float rounding only (np.logspace's ends, say), then clamped.
+            slack = 1e-9 * (prior.high - prior.low) + 1e-12 * abs(prior.high)
+            bad = (value < prior.low - slack) | (value > prior.high + slack) | value.isnan()
+            if bad.any():
+                raise ValueError(f"hyperparameter {name!r} must lie in [{prior.low:g}, "
+                                 f"{prior.high:g}], got {float(value[bad][0]):g}")
+            parts.append(value.clamp(prior.low, prior.high))
+        return torch.cat(parts)
+
+    def _setting(self, flat: Tensor) -> dict[str, float | list[float]]:
+        return {name: (float(v) if v.dim() == 0 else v.tolist())
+                for name, v in self._split(flat.detach().double()).items()}
+
+    def _dtype(self) -> torch.dtype:
+        return self.model.target_dtype
+
+    def bind(self, hp: Mapping[str, object] | Tensor) -> BoundNet:
+        """The target with the weights for ``hp`` (a dict, or raw values ``[width]``)."""
+        flat = hp if isinstance(hp, Tensor) else self._flatten(hp).to(self._dtype())
+        return BoundNet(self.model, self.model.generate(flat))
+
+    # -- training --------------------------------------------------------------------
+    def fit(self, data: Sequence[Tensor] | Iterable, *, steps: int = 1000,
+            batch_size: int | None = None, lr: float = 1e-3,
+            draws: int = 1, optimizer: torch.optim.Optimizer | None = None,
+            schedule: str = "cosine", seed: int = 0, progress: bool = True) -> HyperSweep:
+        """Train for ``steps`` steps; each step draws ``draws`` settings and averages the
+        loss over them on one batch.
+
+        ``data`` is a tuple of tensors with a common first dimension (batches of
+        ``batch_size`` rows are drawn from it; all rows if ``None``), or an iterable of
+        batches (e.g. a ``DataLoader``), cycled. The ``draws`` weight sets of a step are
+        generated in one batched call; more draws per step lower the variance of the
+        hypernetwork's gradient. ``optimizer`` defaults to Adam(``lr``) over the
+        hypernetwork's parameters; ``schedule`` is ``"cosine"`` (decay to 0 over
+        ``steps``) or ``"constant"``. Returns ``self``.
+        """
+        for name, value in (("steps", steps), ("draws", draws)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
+        batches = _batches(data, batch_size, torch.Generator().manual_seed(seed))
+        generator = torch.Generator().manual_seed(seed + 1)
+        optimizer = optimizer or torch.optim.Adam(self.model.parameters(), lr=lr)
+        scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+                     if schedule == "cosine" else None)
+        self.model.train()
+        for _ in progress_bar(range(steps), total=steps, desc="hypernetwork", enabled=progress):
+            gamma = torch.cat([p.sample_gamma(draws, generator) for p in self.priors.values()],
+                              dim=1)
+            values = self._from_gamma(gamma).to(self._dtype())
+            batch = next(batches)
+            if draws == 1:
+                value = self.loss(self.bind(values[0]), batch, self._split(values[0]))
+                _check_scalar(value, "loss")
+            else:
+                weights = self.model.generate(values)
+                value = 0.0
+                for k in range(draws):
+                    net = BoundNet(self.model, {n: w[k] for n, w in weights.items()})
+                    term = self.loss(net, batch, self._split(values[k]))
+                    _check_scalar(term, "loss")
+                    value = value + term / draws
+            optimizer.zero_grad(set_to_none=True)
+            value.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            self.history.append(value.item())
+        self.model.eval()
+        return self
+
+    # -- using the trained model -----------------------------------------------------
+    def evaluate(self, hp: Mapping[str, object], data: Sequence[Tensor] | Iterable,
+                 metric: Metric | None = None) -> float:
+        """The validation ``metric`` of the network generated for ``hp``."""
+        with torch.no_grad():
+            return float(self._metric(self.bind(hp), data, self._resolve(metric)))
+
+    def sweep(self, grid: Mapping[str, Sequence] | Sequence[Mapping[str, object]],
+              data: Sequence[Tensor] | Iterable, metric: Metric | None = None) -> list[dict]:
+        """Evaluate ``metric`` at every setting of ``grid`` without retraining.
+
+        ``grid`` is ``{name: [values...]}`` (every combination is evaluated) or a list of
+        settings. Returns one dict per setting: its hyperparameters and ``"metric"``.
+        """
+        settings = self._grid(grid)
+        metric = self._resolve(metric)
+        self.model.eval()
+        rows = []
+        with torch.no_grad():
+            for setting in settings:
+                value = self._metric(self.bind(setting), data, metric)
+                rows.append({**self._setting(self._flatten(setting)), "metric": float(value)})
+        return rows
+
+    def optimize(self, data: Sequence[Tensor] | Iterable, metric: Metric | None = None, *,
+                 steps: int = 100, lr: float = 0.05, start: Mapping[str, object] | None = None,
+                 fixed: Mapping[str, object] | None = None) -> OptimizeResult:
+        """Gradient descent on the hyperparameters through the frozen hypernetwork.
+
+        Minimises ``metric`` on ``data`` over the priors' ranges with projected Adam in
+        the normalised space (log space for :class:`LogUniform`; ``lr`` is a fraction of
+        the range per step, and iterates are clipped to the ranges). Starts from
+        ``start`` (default: the middle of every range); hyperparameters named in ``fixed``
+        keep their given values. Returns the best setting seen and its metric.
+        """
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be a positive int, got {steps!r}")
+        metric = self._resolve(metric)
+        fixed = dict(fixed or {})
+        unknown = [n for n in fixed if n not in self.priors]
+        if unknown:
+            raise ValueError(f"fixed names unknown hyperparameters {unknown}; "
+                             f"known: {list(self.priors)}")
+        if start is None:
+            gamma0 = torch.full((self.width,), 0.5, dtype=torch.float64)
+        else:
+            gamma0 = self._to_gamma(self._flatten(start, "start"))
+        frozen = torch.zeros(self.width, dtype=torch.bool)
+        if fixed:
+            merged = {**self._setting(self._from_gamma(gamma0)), **fixed}
+            gamma0 = self._to_gamma(self._flatten(merged, "start and fixed"))
+            start_col = 0
+            for name, prior in self.priors.items():
+                if name in fixed:
+                    frozen[start_col:start_col + prior.width] = True
+                start_col += prior.width
+        gamma = gamma0.to(self._dtype()).requires_grad_(True)
+        opt = torch.optim.Adam([gamma], lr=lr)
+        self.model.eval()
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        for p in trainable:
+            p.requires_grad_(False)
+        best, best_values, history = math.inf, None, []
+        try:
+            for step in range(steps + 1):
+                values = self._from_gamma(gamma)
+                value = self._metric(BoundNet(self.model, self.model.generate(values)),
+                                     data, metric)
+                _check_scalar(value, "metric")
+                current = value.item()
+                history.append(current)
+                if current < best:
+                    best, best_values = current, values.detach().clone()
+                if step == steps:
+                    break
+                opt.zero_grad(set_to_none=True)
+                value.backward()
+                gamma.grad[frozen] = 0.0
+                opt.step()
+                with torch.no_grad():  # projected: every iterate stays inside the ranges
+                    gamma.clamp_(0.0, 1.0)
+        finally:
+            for p in trainable:
+                p.requires_grad_(True)
+        return OptimizeResult(self._setting(best_values), best, history)
+
+    def materialize(self, hp: Mapping[str, object]) -> nn.Module:
+        """A plain copy of the target holding the weights generated for ``hp``."""
+        return self.model.materialize(self._flatten(hp).to(self._dtype()))
+
+    # -- helpers ---------------------------------------------------------------------
+    def _resolve(self, metric: Metric | None) -> Metric:
+        metric = metric if metric is not None else self.metric
+        if metric is None:
+            raise ValueError("no validation metric: pass metric=... here or to HyperSweep")
+        if not callable(metric):
+            raise TypeError(f"metric must be callable as metric(net, batch), got {metric!r}")
+        return metric
+
+    def _metric(self, net: BoundNet, data: Sequence[Tensor] | Iterable,
+                metric: Metric) -> Tensor:
+        total, count = 0.0, 0
+        for batch in _eval_batches(data):
+            n = batch[0].shape[0]
+            value = metric(net, batch)
+            _check_scalar(value, "metric")
+            total, count = total + value * n, count + n
+        if count == 0:
+            raise ValueError("the validation data has no samples")
+        return total / count
+
+    def _grid(self, grid: object) -> list[dict]:
+        if isinstance(grid, Mapping):
+            if not grid:
+                raise ValueError("the grid is empty: give {name: [values, ...]}")
+            unknown = [n for n in grid if n not in self.priors]
+            if unknown:
+                raise ValueError(f"the grid names unknown hyperparameters {unknown}; "
+                                 f"known: {list(self.priors)}")
+            missing = [n for n in self.priors if n not in grid]
+            if missing:
+                raise ValueError(f"the grid must give values for every hyperparameter; "
+                                 f"missing {missing}")
+            axes = []
+            for name, values in grid.items():
+                values = list(values) if isinstance(values, Iterable) else [values]
+                if not values:
+                    raise ValueError(f"the grid has no values for {name!r}")
+                axes.append(values)
+            settings = [dict(zip(grid, combo)) for combo in product(*axes)]
+        elif isinstance(grid, Sequence) and not isinstance(grid, str):
+            settings = list(grid)
+            if not settings:
+                raise ValueError("the grid is empty: give at least one setting")
+        else:
+            raise TypeError("grid must be {name: [values]} or a list of settings, "
+                            f"got {type(grid).__name__}")
+        for setting in settings:
+            self._flatten(setting, "a grid setting")
+        return settings
+
+
+def _plain(value: object, name: str) -> object:
+    if isinstance(value, Tensor):
+        return value.detach().cpu()
+    if isinstance(value, (bool, str)):
+        raise TypeError(f"hyperparameter {name!r} must be a number or numbers, got {value!r}")
+    return value
+
+
+def _check_scalar(value: object, what: str) -> None:
+    if not isinstance(value, Tensor) or value.numel() != 1:
+        shape = f" of shape {tuple(value.shape)}" if isinstance(value, Tensor) else ""
+        raise TypeError(f"{what} must return a scalar tensor, got {type(value).__name__}{shape}")
+
+
+def _as_tensors(data: Sequence[Tensor]) -> tuple[Tensor, ...] | None:
+    if isinstance(data, (tuple, list)) and data and all(isinstance(t, Tensor) for t in data):
+        n = data[0].shape[0] if data[0].dim() else None
+        if n is None or any(t.dim() == 0 or t.shape[0] != n for t in data):
+            raise ValueError("data tensors must share their first dimension, got shapes "
+                             f"{[tuple(t.shape) for t in data]}")
+        if n == 0:
+            raise ValueError("the data has no samples")
+        return tuple(data)
+    return None
+
+
+def _batches(data: object, batch_size: int | None, generator: torch.Generator):
+    tensors = _as_tensors(data)
+    if tensors is not None:
+        n = tensors[0].shape[0]
+        if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+        if batch_size is None or batch_size >= n:
+            while True:
+                yield tensors
+        while True:
+            order = torch.randperm(n, generator=generator)
+            for i in range(0, n - batch_size + 1, batch_size):
+                idx = order[i:i + batch_size]
+                yield tuple(t[idx] for t in tensors)
+    if not isinstance(data, Iterable):
+        raise TypeError("data must be a tuple of tensors or an iterable of batches, "
+                        f"got {type(data).__name__}")
+    while True:
+        empty = True
+        for batch in data:
+            empty = False
+            yield tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)
+        if empty:
+            raise ValueError("the data iterable yielded no batches")
+
+
+def _eval_batches(data: object):
+    tensors = _as_tensors(data)
+    if tensors is not None:
+        yield tensors
+        return
+    if not isinstance(data, Iterable):
+        raise TypeError("data must be a tuple of tensors or an iterable of batches, "
+                        f"got {type(data).__name__}")
+    for batch in data:
+        yield tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)
