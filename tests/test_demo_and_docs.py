@@ -53,7 +53,8 @@ def test_readme_gives_exactly_two_commands():
 # Modules that define public objects; each public object carries a runnable example.
 DOCUMENTED = ["hypernetworks", "hypernetworks._conditioners", "hypernetworks._heads",
               "hypernetworks._mip", "hypernetworks._model", "hypernetworks._select",
-              "hypernetworks.sweep._priors", "hypernetworks.sweep._sweep"]
+              "hypernetworks.sweep._priors", "hypernetworks.sweep._sweep",
+              "hypernetworks.tabular._estimators"]
 
 
 @pytest.mark.parametrize("name", DOCUMENTED)

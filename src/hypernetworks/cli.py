@@ -55,6 +55,18 @@ def _sweep(args: argparse.Namespace) -> int:
     return sweep_main(args)
 
 
+def _tabular_arguments(parser: argparse.ArgumentParser) -> None:
+    from .tabular.cli import add_arguments
+
+    add_arguments(parser)
+
+
+def _tabular(args: argparse.Namespace) -> int:
+    from .tabular.cli import main as tabular_main
+
+    return tabular_main(args)
+
+
 COMMANDS: list[tuple[str, str, Callable, Callable]] = [
     ("demo", "train a task-conditioned hypernetwork on relabelled digits and print the results",
      _demo_arguments, _demo),
@@ -62,6 +74,8 @@ COMMANDS: list[tuple[str, str, Callable, Callable]] = [
      _continual_arguments, _continual),
     ("sweep", "hyperparameter-conditioned training: sweep and optimize without retraining",
      _sweep_arguments, _sweep),
+    ("tabular", "HyperTab on a small tabular data set, beside RF, boosting, LR and MLP",
+     _tabular_arguments, _tabular),
 ]
 
 

@@ -31,7 +31,7 @@ __all__ = ["HyperTabClassifier", "HyperTabRegressor"]
 class _HyperTabBase(BaseEstimator):
     """Shared fitting and prediction; subclasses define the output and the loss."""
 
-    def __init__(self, n_views: int = 32, view_size: float | int = 0.75,
+    def __init__(self, n_views: int = 32, view_size: float = 0.75,
                  target_hidden: int = 64, hyper_hidden: int = 64, max_epochs: int = 200,
                  batch_size: int = 64, learning_rate: float = 3e-3,
                  validation_fraction: float = 0.1, n_iter_no_change: int = 20,

@@ -1,0 +1,161 @@
+"""HyperTab against the usual baselines on small tabular data sets.
+
+Protocol (issue 6): stratified 70/30 splits, training rows capped at 500, one split per
+seed; features standardised on the training rows (a ``Pipeline``); balanced accuracy on
+the held-out rows; fit time of every method on the same rows.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.model_selection import StratifiedShuffleSplit, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import LabelEncoder, StandardScaler
+
+from ._data import load_dataset
+from ._estimators import HyperTabClassifier
+
+__all__ = ["average_ranks", "baselines", "evaluate", "splitter"]
+
+MAX_TRAIN = 500
+
+
+def splitter(n_samples: int, seeds: list[int], seed_offset: int = 0):
+    """One stratified 70/30 split per seed, training rows capped at ``MAX_TRAIN``."""
+    train = min(MAX_TRAIN, int(0.7 * n_samples))
+    test = int(0.3 * n_samples)
+    return [next(StratifiedShuffleSplit(1, train_size=train, test_size=test,
+                                        random_state=seed + seed_offset).split(
+        np.zeros(n_samples), np.zeros(n_samples)))
+        for seed in seeds]
+
+
+class _ReferenceHyperTab(ClassifierMixin, BaseEstimator):
+    """hypertab 0.6.2 made usable in the comparison: labels encoded to 0..k-1, ``fit``
+    returning self. Its own behaviour (training, prediction) is left as it is."""
+
+    def __init__(self, epochs: int = 50, random_state: int = 0) -> None:
+        self.epochs = epochs
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        import torch
+        from hypertab import HyperTabClassifier as Reference
+
+        self._encoder = LabelEncoder().fit(y)
+        self.classes_ = self._encoder.classes_
+        torch.manual_seed(self.random_state)
+        self._model = Reference(epochs=self.epochs, device="cpu")
+        self._model.fit(np.asarray(X, dtype=np.float32), self._encoder.transform(y))
+        return self
+
+    def predict(self, X):
+        out = self._model.predict(np.asarray(X, dtype=np.float32))
+        out = out.numpy() if hasattr(out, "numpy") else np.asarray(out)
+        return self._encoder.inverse_transform(out.astype(int))
+
+
+def _import_reference_hypertab() -> bool:
+    """hypertab imports torchvision only for an MNIST helper; stub it when absent."""
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        stub = types.ModuleType("torchvision")
+        stub.transforms = types.ModuleType("torchvision.transforms")
+        stub.datasets = types.ModuleType("torchvision.datasets")
+        sys.modules.setdefault("torchvision", stub)
+        sys.modules.setdefault("torchvision.transforms", stub.transforms)
+        sys.modules.setdefault("torchvision.datasets", stub.datasets)
+    try:
+        import hypertab  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def baselines(seed: int, *, reference: bool = True) -> dict[str, Callable[[], BaseEstimator]]:
+    """The methods compared, each a zero-argument factory; optional ones when installed."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+
+    methods: dict[str, Callable[[], BaseEstimator]] = {
+        "HyperTab (ours)": lambda: HyperTabClassifier(random_state=seed),
+        "RandomForest": lambda: RandomForestClassifier(random_state=seed),
+        "HistGradientBoosting": lambda: HistGradientBoostingClassifier(random_state=seed),
+        "LogisticRegression": lambda: LogisticRegression(max_iter=2000),
+        "MLP (scikit-learn)": lambda: MLPClassifier(max_iter=500, random_state=seed),
+    }
+    try:
+        from xgboost import XGBClassifier
+
+        methods["XGBoost"] = lambda: _Encoded(XGBClassifier(n_jobs=1, random_state=seed))
+    except ImportError:
+        pass
+    if reference and _import_reference_hypertab():
+        methods["hypertab 0.6.2"] = lambda: _ReferenceHyperTab(random_state=seed)
+    return methods
+
+
+class _Encoded(ClassifierMixin, BaseEstimator):
+    """Label-encodes ``y`` for estimators (XGBoost) that want classes 0..k-1."""
+
+    def __init__(self, estimator: BaseEstimator) -> None:
+        self.estimator = estimator
+
+    def fit(self, X, y):
+        self._encoder = LabelEncoder().fit(y)
+        self.classes_ = self._encoder.classes_
+        self.estimator_ = clone(self.estimator).fit(X, self._encoder.transform(y))
+        return self
+
+    def predict(self, X):
+        return self._encoder.inverse_transform(self.estimator_.predict(X))
+
+
+def evaluate(dataset: str, seeds: list[int], *, reference: bool = True,
+             methods: list[str] | None = None) -> list[dict]:
+    """Per method: balanced accuracy per seed, mean fit time, on ``dataset``."""
+    x, y = load_dataset(dataset)
+    rows = []
+    for name in baselines(0, reference=reference):
+        if methods is not None and name not in methods:
+            continue
+        scores, times = [], []
+        for seed, split in zip(seeds, splitter(len(y), seeds)):
+            model = make_pipeline(StandardScaler(), baselines(seed, reference=reference)[name]())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. MLP's max_iter ConvergenceWarning
+                result = cross_validate(model, x, y, cv=[split], scoring="balanced_accuracy",
+                                        error_score="raise")
+            scores.append(float(result["test_score"][0]))
+            times.append(float(result["fit_time"][0]))
+        rows.append({"dataset": dataset, "method": name, "scores": scores,
+                     "balanced_accuracy": float(np.mean(scores)),
+                     "fit_time_s": float(np.mean(times))})
+    rf = next((r["fit_time_s"] for r in rows if r["method"] == "RandomForest"), None)
+    for row in rows:
+        row["fit_time_vs_rf"] = row["fit_time_s"] / rf if rf else None
+    return rows
+
+
+def average_ranks(rows: list[dict]) -> dict[str, float]:
+    """Mean over data sets of each method's rank by balanced accuracy (1 = best, ties
+    share the mean rank)."""
+    from scipy.stats import rankdata
+
+    by_dataset: dict[str, list[dict]] = {}
+    for row in rows:
+        by_dataset.setdefault(row["dataset"], []).append(row)
+    totals: dict[str, list[float]] = {}
+    for group in by_dataset.values():
+        ranks = rankdata([-r["balanced_accuracy"] for r in group])
+        for row, rank in zip(group, ranks):
+            totals.setdefault(row["method"], []).append(float(rank))
+    return {m: float(np.mean(v)) for m, v in totals.items()}
