@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from .._checks import check_positive_int
 from .._conditioners import Hyperparameters
 from .._model import HyperModel, hypernetize
 from ..runner import progress as progress_bar
@@ -53,10 +54,6 @@ class OptimizeResult:
     hparams: dict[str, float | list[float]]
     metric: float
     history: list[float] = field(default_factory=list)
-
-
-def _columns(name: str, prior: Prior) -> list[str]:
-    return [name] if prior.size is None else [f"{name}[{i}]" for i in range(prior.size)]
 
 
 class HyperSweep(nn.Module):
@@ -122,40 +119,39 @@ class HyperSweep(nn.Module):
         self.priors = dict(priors)
         self.loss = loss
         self.metric = metric
-        ranges = {col: prior.range_spec()
-                  for name, prior in self.priors.items() for col in _columns(name, prior)}
+        # Each prior's columns in the flat ``[width]`` setting, in the priors' order.
+        self._slices, start = {}, 0
+        for name, prior in self.priors.items():
+            self._slices[name] = slice(start, start + prior.width)
+            start += prior.width
+        self.width = start  # the number of scalar hyperparameters
+        ranges = {}
+        for name, prior in self.priors.items():
+            columns = [name] if prior.size is None else [f"{name}[{i}]" for i in range(prior.size)]
+            ranges.update(dict.fromkeys(columns, prior.range_spec()))
         self.model = hypernetize(target, Hyperparameters(**ranges), params=params, head=head,
                                  hidden=hidden, mip=mip)
         self.history: list[float] = []
 
     # -- settings --------------------------------------------------------------------
-    @property
-    def width(self) -> int:
-        """The number of scalar hyperparameters."""
-        return sum(p.width for p in self.priors.values())
-
     def _split(self, flat: Tensor) -> dict[str, Tensor]:
         """``[..., width]`` values → ``{name: [...] or [..., k]}``."""
-        out, start = {}, 0
-        for name, prior in self.priors.items():
-            part = flat[..., start:start + prior.width]
-            out[name] = part[..., 0] if prior.size is None else part
-            start += prior.width
-        return out
+        return {name: flat[..., cols].squeeze(-1) if self.priors[name].size is None
+                else flat[..., cols] for name, cols in self._slices.items()}
 
     def _from_gamma(self, gamma: Tensor) -> Tensor:
-        parts, start = [], 0
-        for prior in self.priors.values():
-            parts.append(prior.to_value(gamma[..., start:start + prior.width]))
-            start += prior.width
-        return torch.cat(parts, dim=-1)
+        return torch.cat([self.priors[name].to_value(gamma[..., cols])
+                          for name, cols in self._slices.items()], dim=-1)
 
     def _to_gamma(self, values: Tensor) -> Tensor:
-        parts, start = [], 0
-        for prior in self.priors.values():
-            parts.append(prior.to_gamma(values[..., start:start + prior.width]))
-            start += prior.width
-        return torch.cat(parts, dim=-1)
+        return torch.cat([self.priors[name].to_gamma(values[..., cols])
+                          for name, cols in self._slices.items()], dim=-1)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` settings drawn from the priors, as raw values ``[n, width]`` (float64) in
+        the priors' order (a vector prior's entries side by side)."""
+        gamma = torch.cat([p.sample_gamma(n, generator) for p in self.priors.values()], dim=1)
+        return self._from_gamma(gamma)
 
     def _flatten(self, hp: Mapping[str, object], what: str = "hyperparameters") -> Tensor:
         """A user's setting → checked float64 values ``[width]``."""
@@ -210,9 +206,8 @@ class HyperSweep(nn.Module):
         hypernetwork's parameters; ``schedule`` is ``"cosine"`` (decay to 0 over
         ``steps``) or ``"constant"``. Returns ``self``.
         """
-        for name, value in (("steps", steps), ("draws", draws)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int(steps, "steps")
+        check_positive_int(draws, "draws")
         if schedule not in ("cosine", "constant"):
             raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
         batches = _batches(data, batch_size, torch.Generator().manual_seed(seed))
@@ -222,9 +217,7 @@ class HyperSweep(nn.Module):
                      if schedule == "cosine" else None)
         self.model.train()
         for _ in progress_bar(range(steps), total=steps, desc="hypernetwork", enabled=progress):
-            gamma = torch.cat([p.sample_gamma(draws, generator) for p in self.priors.values()],
-                              dim=1)
-            values = self._from_gamma(gamma).to(self._dtype())
+            values = self.sample(draws, generator).to(self._dtype())
             batch = next(batches)
             if draws == 1:
                 value = self.loss(self.bind(values[0]), batch, self._split(values[0]))
@@ -265,9 +258,9 @@ class HyperSweep(nn.Module):
         self.model.eval()
         rows = []
         with torch.no_grad():
-            for setting in settings:
-                value = self._metric(self.bind(setting), data, metric)
-                rows.append({**self._setting(self._flatten(setting)), "metric": float(value)})
+            for flat in settings:
+                value = self._metric(self.bind(flat.to(self._dtype())), data, metric)
+                rows.append({**self._setting(flat), "metric": float(value)})
         return rows
 
     def optimize(self, data: Sequence[Tensor] | Iterable, metric: Metric | None = None, *,
@@ -281,8 +274,7 @@ class HyperSweep(nn.Module):
         ``start`` (default: the middle of every range); hyperparameters named in ``fixed``
         keep their given values. Returns the best setting seen and its metric.
         """
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"steps must be a positive int, got {steps!r}")
+        check_positive_int(steps, "steps")
         metric = self._resolve(metric)
         fixed = dict(fixed or {})
         unknown = [n for n in fixed if n not in self.priors]
@@ -297,11 +289,8 @@ class HyperSweep(nn.Module):
         if fixed:
             merged = {**self._setting(self._from_gamma(gamma0)), **fixed}
             gamma0 = self._to_gamma(self._flatten(merged, "start and fixed"))
-            start_col = 0
-            for name, prior in self.priors.items():
-                if name in fixed:
-                    frozen[start_col:start_col + prior.width] = True
-                start_col += prior.width
+            for name in fixed:
+                frozen[self._slices[name]] = True
         gamma = gamma0.to(self._dtype()).requires_grad_(True)
         opt = torch.optim.Adam([gamma], lr=lr)
         self.model.eval()
@@ -314,7 +303,6 @@ class HyperSweep(nn.Module):
                 values = self._from_gamma(gamma)
                 value = self._metric(BoundNet(self.model, self.model.generate(values)),
                                      data, metric)
-                _check_scalar(value, "metric")
                 current = value.item()
                 history.append(current)
                 if current < best:
@@ -357,7 +345,8 @@ class HyperSweep(nn.Module):
             raise ValueError("the validation data has no samples")
         return total / count
 
-    def _grid(self, grid: object) -> list[dict]:
+    def _grid(self, grid: object) -> list[Tensor]:
+        """The grid's settings, each checked and flattened to float64 values ``[width]``."""
         if isinstance(grid, Mapping):
             if not grid:
                 raise ValueError("the grid is empty: give {name: [values, ...]}")
@@ -383,9 +372,7 @@ class HyperSweep(nn.Module):
         else:
             raise TypeError("grid must be {name: [values]} or a list of settings, "
                             f"got {type(grid).__name__}")
-        for setting in settings:
-            self._flatten(setting, "a grid setting")
-        return settings
+        return [self._flatten(setting, "a grid setting") for setting in settings]
 
 
 def _plain(value: object, name: str) -> object:
@@ -418,8 +405,8 @@ def _batches(data: object, batch_size: int | None, generator: torch.Generator):
     tensors = _as_tensors(data)
     if tensors is not None:
         n = tensors[0].shape[0]
-        if batch_size is not None and (isinstance(batch_size, bool) or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+        if batch_size is not None:
+            check_positive_int(batch_size, "batch_size")
         if batch_size is None or batch_size >= n:
             while True:
                 yield tensors
@@ -428,14 +415,11 @@ def _batches(data: object, batch_size: int | None, generator: torch.Generator):
             for i in range(0, n - batch_size + 1, batch_size):
                 idx = order[i:i + batch_size]
                 yield tuple(t[idx] for t in tensors)
-    if not isinstance(data, Iterable):
-        raise TypeError("data must be a tuple of tensors or an iterable of batches, "
-                        f"got {type(data).__name__}")
     while True:
         empty = True
-        for batch in data:
+        for batch in _iterate(data):
             empty = False
-            yield tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)
+            yield batch
         if empty:
             raise ValueError("the data iterable yielded no batches")
 
@@ -445,6 +429,11 @@ def _eval_batches(data: object):
     if tensors is not None:
         yield tensors
         return
+    yield from _iterate(data)
+
+
+def _iterate(data: object):
+    """One pass over an iterable of batches, each as a tuple of tensors."""
     if not isinstance(data, Iterable):
         raise TypeError("data must be a tuple of tensors or an iterable of batches, "
                         f"got {type(data).__name__}")
