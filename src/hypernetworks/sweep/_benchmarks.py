@@ -55,6 +55,12 @@ def _cross_entropy(net: Callable, batch: tuple) -> Tensor:
     return F.cross_entropy(net(batch[0]), batch[1])
 
 
+def _objective(net: nn.Module, penalty: Callable[[nn.Module], Tensor],
+               data: dict[str, Tensor]) -> Tensor:
+    """A baseline's training loss: full-batch cross-entropy plus the setting's penalty."""
+    return F.cross_entropy(net(data["x_train"]), data["y_train"]) + penalty(net)
+
+
 def _train_separately(make: Callable[[], nn.Module], penalty: Callable[[nn.Module], Tensor],
                       data: dict[str, Tensor], seed: int) -> nn.Module:
     """The baseline: one model trained for one setting (full batch, Adam)."""
@@ -62,7 +68,7 @@ def _train_separately(make: Callable[[], nn.Module], penalty: Callable[[nn.Modul
     net = make()
     opt = torch.optim.Adam(net.parameters(), lr=BASELINE_LR)
     for _ in range(BASELINE_STEPS):
-        loss = F.cross_entropy(net(data["x_train"]), data["y_train"]) + penalty(net)
+        loss = _objective(net, penalty, data)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -80,7 +86,7 @@ def _fit_exactly(net: nn.Module, penalty: Callable[[nn.Module], Tensor],
 
     def closure() -> Tensor:
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(net(data["x_train"]), data["y_train"]) + penalty(net)
+        loss = _objective(net, penalty, data)
         loss.backward()
         return loss
 
@@ -90,7 +96,26 @@ def _fit_exactly(net: nn.Module, penalty: Callable[[nn.Module], Tensor],
 
 def _loss_of(net: Callable, data: dict[str, Tensor], split: str) -> float:
     with torch.no_grad():
-        return F.cross_entropy(net(data[f"x_{split}"]), data[f"y_{split}"]).item()
+        return _cross_entropy(net, (data[f"x_{split}"], data[f"y_{split}"])).item()
+
+
+class _BestSoFar:
+    """A search's record: the best validation loss (and that model's test loss) so far,
+    and ``(seconds since start, best so far)`` after every trial."""
+
+    def __init__(self, data: dict[str, Tensor]) -> None:
+        self.data, self.start = data, time.perf_counter()
+        self.val, self.test, self.trace = math.inf, math.inf, []
+
+    def add(self, net: nn.Module) -> float:
+        val = _loss_of(net, self.data, "val")
+        if val < self.val:
+            self.val, self.test = val, _loss_of(net, self.data, "test")
+        self.trace.append((self.elapsed(), self.val))
+        return val
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
 
 
 # -- one hyperparameter ----------------------------------------------------------------
@@ -110,8 +135,8 @@ def weight_decay(seed: int = 0, *, grid_points: int = 13, steps: int = 4000, dra
     start = time.perf_counter()
     separate = []
     for wd in grid:
-        net = _fit_exactly(nn.Linear(64, 10), lambda m, wd=wd: wd * m.weight.pow(2).sum(),
-                           data, seed)
+        net = _fit_exactly(nn.Linear(64, 10),
+                           lambda m, wd=wd: wd * l2(dict(m.named_parameters())), data, seed)
         separate.append(_loss_of(net, data, "val"))
     time_grid = time.perf_counter() - start
 
@@ -172,9 +197,6 @@ def many_decays(seed: int = 0, *, steps: int = 2000, draws: int = 8, optimize_st
         return _train_separately(
             _mlp, lambda m: penalty(dict(m.named_parameters()), flat[:8], flat[8]), data, seed)
 
-    def draw(generator: torch.Generator) -> Tensor:
-        return torch.cat([p.to_value(p.sample_gamma(1, generator)[0]) for p in priors.values()])
-
     start = time.perf_counter()
     torch.manual_seed(seed)
     hs = HyperSweep(_mlp(), priors, loss, metric=_cross_entropy, hidden=hidden)
@@ -186,14 +208,10 @@ def many_decays(seed: int = 0, *, steps: int = 2000, draws: int = 8, optimize_st
     best_flat = torch.tensor(found.hparams["rows"] + [found.hparams["output"]])
 
     generator = torch.Generator().manual_seed(seed)
-    start, trace_rs, best_rs = time.perf_counter(), [], (math.inf, math.inf)
-    while time.perf_counter() - start < budget:
-        net = trial(draw(generator))
-        val = _loss_of(net, data, "val")
-        if val < best_rs[0]:
-            best_rs = (val, _loss_of(net, data, "test"))
-        trace_rs.append((time.perf_counter() - start, best_rs[0]))
-    time_rs = time.perf_counter() - start
+    random_search = _BestSoFar(data)
+    while random_search.elapsed() < budget:
+        random_search.add(trial(hs.sample(1, generator)[0]))
+    time_rs = random_search.elapsed()
 
     metrics = {
         "benchmark": "many-decays", "seed": seed, "hyperparameters": hs.width,
@@ -202,8 +220,9 @@ def many_decays(seed: int = 0, *, steps: int = 2000, draws: int = 8, optimize_st
         "val_loss_retrained_at_hypernet_best": _loss_of(trial(best_flat), data, "val"),
         "best_hparams_hypernet": found.hparams,
         "wall_time_hypernet_s": budget,
-        "best_val_loss_random_search": best_rs[0], "test_loss_random_search": best_rs[1],
-        "wall_time_random_search_s": time_rs, "random_search_trials": len(trace_rs),
+        "best_val_loss_random_search": random_search.val,
+        "test_loss_random_search": random_search.test,
+        "wall_time_random_search_s": time_rs, "random_search_trials": len(random_search.trace),
     }
     trace_tpe = None
     if optuna:
@@ -212,7 +231,7 @@ def many_decays(seed: int = 0, *, steps: int = 2000, draws: int = 8, optimize_st
             trace_tpe = tpe.pop("trace")
             metrics.update(tpe)
     if plot_dir is not None:
-        _plot_search(budget, found.metric, trace_rs, trace_tpe,
+        _plot_search(budget, found.metric, random_search.trace, trace_tpe,
                      f"{plot_dir}/many_decays_search.png")
     return metrics
 
@@ -225,24 +244,18 @@ def _optuna_search(priors: dict[str, LogUniform], trial: Callable, data: dict, b
         return None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
-    start, trace, tests = time.perf_counter(), [], {}
+    best = _BestSoFar(data)
 
     def objective(t) -> float:
         values = [t.suggest_float(f"{name}{i}", p.low, p.high, log=True)
                   for name, p in priors.items() for i in range(p.width)]
-        net = trial(torch.tensor(values, dtype=torch.float64))
-        val = _loss_of(net, data, "val")
-        tests[t.number] = _loss_of(net, data, "test")
-        best = min(val, trace[-1][1]) if trace else val
-        trace.append((time.perf_counter() - start, best))
-        return val
+        return best.add(trial(torch.tensor(values, dtype=torch.float64)))
 
-    while time.perf_counter() - start < budget:
+    while best.elapsed() < budget:
         study.optimize(objective, n_trials=1)
-    return {"best_val_loss_optuna_tpe": study.best_value,
-            "test_loss_optuna_tpe": tests[study.best_trial.number],
-            "wall_time_optuna_tpe_s": time.perf_counter() - start,
-            "optuna_tpe_trials": len(trace), "trace": trace}
+    return {"best_val_loss_optuna_tpe": best.val, "test_loss_optuna_tpe": best.test,
+            "wall_time_optuna_tpe_s": best.elapsed(),
+            "optuna_tpe_trials": len(best.trace), "trace": best.trace}
 
 
 # -- trade-off of two loss terms -------------------------------------------------------
@@ -256,9 +269,6 @@ def tradeoff(seed: int = 0, *, points: int = 10, steps: int = 3000, draws: int =
     data = digits_splits(seed)
     alphas = np.logspace(math.log10(low), math.log10(high), points).tolist()
 
-    def make() -> nn.Module:
-        return nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
-
     def l1(params: dict[str, Tensor]) -> Tensor:
         return sum(p.abs().sum() for name, p in params.items() if name.endswith("weight"))
 
@@ -268,7 +278,7 @@ def tradeoff(seed: int = 0, *, points: int = 10, steps: int = 3000, draws: int =
     start = time.perf_counter()
     separate = []
     for alpha in alphas:
-        net = _train_separately(make, lambda m, a=alpha: a * l1(dict(m.named_parameters())),
+        net = _train_separately(_mlp, lambda m, a=alpha: a * l1(dict(m.named_parameters())),
                                 data, seed)
         with torch.no_grad():
             norm = float(l1(dict(net.named_parameters())))
@@ -277,7 +287,7 @@ def tradeoff(seed: int = 0, *, points: int = 10, steps: int = 3000, draws: int =
 
     start = time.perf_counter()
     torch.manual_seed(seed)
-    hs = HyperSweep(make(), {"alpha": LogUniform(low, high, endpoint_mass=endpoint_mass)}, loss,
+    hs = HyperSweep(_mlp(), {"alpha": LogUniform(low, high, endpoint_mass=endpoint_mass)}, loss,
                     metric=_cross_entropy, hidden=hidden)
     hs.fit((data["x_train"], data["y_train"]), steps=steps, lr=lr, draws=draws, seed=seed,
            progress=progress)
@@ -288,7 +298,8 @@ def tradeoff(seed: int = 0, *, points: int = 10, steps: int = 3000, draws: int =
             front.append((_loss_of(net, data, "val"), float(l1(net.params))))
     time_hyper = time.perf_counter() - start
 
-    reference = (max(p[0] for p in separate + front) * 1.05, max(p[1] for p in separate + front) * 1.05)
+    points = separate + front
+    reference = (max(p[0] for p in points) * 1.05, max(p[1] for p in points) * 1.05)
     metrics = {
         "benchmark": "tradeoff", "seed": seed, "alphas": alphas,
         "front_separate": [list(p) for p in separate], "front_hypernet": [list(p) for p in front],
