@@ -37,8 +37,9 @@ def splitter(n_samples: int, seeds: list[int], seed_offset: int = 0):
 
 
 class _ReferenceHyperTab(ClassifierMixin, BaseEstimator):
-    """hypertab 0.6.2 made usable in the comparison: labels encoded to 0..k-1, ``fit``
-    returning self. Its own behaviour (training, prediction) is left as it is."""
+    """hypertab 0.6.2 made usable in the comparison: seeded, float32 input, ``fit``
+    returning self, integer predictions (wrap in ``_Encoded`` for labels 0..k-1). Its
+    own training and prediction are left as they are."""
 
     def __init__(self, epochs: int = 50, random_state: int = 0) -> None:
         self.epochs = epochs
@@ -48,17 +49,15 @@ class _ReferenceHyperTab(ClassifierMixin, BaseEstimator):
         import torch
         from hypertab import HyperTabClassifier as Reference
 
-        self._encoder = LabelEncoder().fit(y)
-        self.classes_ = self._encoder.classes_
         torch.manual_seed(self.random_state)
         self._model = Reference(epochs=self.epochs, device="cpu")
-        self._model.fit(np.asarray(X, dtype=np.float32), self._encoder.transform(y))
+        self._model.fit(np.asarray(X, dtype=np.float32), np.asarray(y))
         return self
 
     def predict(self, X):
         out = self._model.predict(np.asarray(X, dtype=np.float32))
         out = out.numpy() if hasattr(out, "numpy") else np.asarray(out)
-        return self._encoder.inverse_transform(out.astype(int))
+        return out.astype(int)
 
 
 def _import_reference_hypertab() -> bool:
@@ -99,7 +98,7 @@ def baselines(seed: int, *, reference: bool = True) -> dict[str, Callable[[], Ba
     except ImportError:
         pass
     if reference and _import_reference_hypertab():
-        methods["hypertab 0.6.2"] = lambda: _ReferenceHyperTab(random_state=seed)
+        methods["hypertab 0.6.2"] = lambda: _Encoded(_ReferenceHyperTab(random_state=seed))
     return methods
 
 
@@ -120,13 +119,15 @@ class _Encoded(ClassifierMixin, BaseEstimator):
 
 
 def evaluate(dataset: str, seeds: list[int], *, reference: bool = True,
-             methods: list[str] | None = None) -> list[dict]:
-    """Per method: balanced accuracy per seed, mean fit time, on ``dataset``."""
+             progress: bool = False) -> list[dict]:
+    """Per method: balanced accuracy per seed (mean and sample std), mean fit time and
+    fit time relative to RandomForest, on ``dataset``."""
+    from ..runner import progress as progress_bar
+
     x, y = load_dataset(dataset)
     rows = []
-    for name in baselines(0, reference=reference):
-        if methods is not None and name not in methods:
-            continue
+    for name in progress_bar(list(baselines(0, reference=reference)), desc=dataset,
+                             enabled=progress):
         scores, times = [], []
         for seed, split in zip(seeds, splitter(len(y), seeds)):
             model = make_pipeline(StandardScaler(), baselines(seed, reference=reference)[name]())
@@ -138,6 +139,7 @@ def evaluate(dataset: str, seeds: list[int], *, reference: bool = True,
             times.append(float(result["fit_time"][0]))
         rows.append({"dataset": dataset, "method": name, "scores": scores,
                      "balanced_accuracy": float(np.mean(scores)),
+                     "std": float(np.std(scores, ddof=1)) if len(scores) > 1 else 0.0,
                      "fit_time_s": float(np.mean(times))})
     rf = next((r["fit_time_s"] for r in rows if r["method"] == "RandomForest"), None)
     for row in rows:

@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import Tensor, nn
 
+from .._checks import check_positive_int
 from .._model import HyperModel, hypernetize
 
 __all__ = ["HyperTabClassifier", "HyperTabRegressor"]
@@ -63,13 +64,10 @@ class _HyperTabBase(BaseEstimator):
     def _check_params(self) -> None:
         for name in ("n_views", "target_hidden", "hyper_hidden", "max_epochs", "batch_size",
                      "n_iter_no_change"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_positive_int(getattr(self, name), name)
         size = self.view_size
         if isinstance(size, bool) or not isinstance(size, numbers.Real) or size <= 0 or (
-                isinstance(size, numbers.Real) and not isinstance(size, numbers.Integral)
-                and size > 1):
+                not isinstance(size, numbers.Integral) and size > 1):
             raise ValueError("view_size must be a fraction in (0, 1] or a positive int number "
                              f"of features, got {size!r}")
         if not isinstance(self.learning_rate, numbers.Real) or not self.learning_rate > 0:
@@ -87,7 +85,7 @@ class _HyperTabBase(BaseEstimator):
             mask[rng.choice(n_features, size=k, replace=False)] = 1.0
         return masks
 
-    def _build(self, n_features: int, rng: np.random.RandomState) -> HyperModel:
+    def _build(self, n_features: int) -> HyperModel:
         target = nn.Sequential(nn.Linear(n_features, self.target_hidden), nn.ReLU(),
                                nn.Linear(self.target_hidden, self._outputs()))
         return hypernetize(target, n_features, hidden=(self.hyper_hidden,))
@@ -106,13 +104,13 @@ class _HyperTabBase(BaseEstimator):
         rng = check_random_state(self.random_state)
         device = torch.device(self.device)
         self.n_features_in_ = x.shape[1]
-        self._mean = x.mean(axis=0)
-        self._scale = np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
+        self._mean, std = x.mean(axis=0), x.std(axis=0)
+        self._scale = np.where(std > 0, std, 1.0)
         xs = ((x - self._mean) / self._scale).astype(np.float32)
         idx_train, idx_val = self._split(len(x), y, rng)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(rng.randint(2**31 - 1))
-            self.model_ = self._build(x.shape[1], rng).to(device)
+            self.model_ = self._build(x.shape[1]).to(device)
             self._masks = torch.from_numpy(self._view_masks(x.shape[1], rng)).to(device)
             self.view_masks_ = self._masks.cpu().numpy().astype(bool)
             x_t = torch.from_numpy(xs).to(device)

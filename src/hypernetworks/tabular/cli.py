@@ -6,7 +6,7 @@ import argparse
 
 import torch
 
-from ..runner import format_table, progress, write_metrics
+from ..runner import format_table, write_metrics
 
 __all__ = ["add_arguments", "main"]
 
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ._benchmark import baselines, evaluate
+    from ._benchmark import evaluate
     from ._data import available_datasets
 
     if args.dataset not in available_datasets():
@@ -32,15 +32,8 @@ def main(args: argparse.Namespace) -> int:
                          f"{', '.join(available_datasets())}")
     torch.set_num_threads(1)
     seeds = [args.seed, args.seed + 1, args.seed + 2]
-    reference = not args.no_reference
-    rows = []
-    for method in progress(list(baselines(0, reference=reference)), desc=args.dataset,
-                           enabled=not args.no_progress):
-        rows += evaluate(args.dataset, seeds, reference=reference, methods=[method])
-    rf = next(r["fit_time_s"] for r in rows if r["method"] == "RandomForest")
-    for row in rows:
-        row["fit_time_vs_rf"] = row["fit_time_s"] / rf
-        row["std"] = float(torch.tensor(row["scores"], dtype=torch.float64).std())
+    rows = evaluate(args.dataset, seeds, reference=not args.no_reference,
+                    progress=not args.no_progress)
     print(f"{args.dataset}: balanced accuracy over 3 stratified 70/30 splits "
           f"(seeds {seeds[0]}-{seeds[-1]}, training rows capped at 500)")
     print(format_table(rows, [("method", "method", ""), ("balanced_accuracy", "mean", ".4f"),
