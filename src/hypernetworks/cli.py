@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from importlib import import_module
 
 __all__ = ["main"]
 
@@ -31,51 +32,27 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _continual_arguments(parser: argparse.ArgumentParser) -> None:
-    from .continual.cli import add_arguments
+def _recipe(package: str) -> tuple[Callable, Callable]:
+    """``(add_arguments, main)`` forwarding to ``hypernetworks.<package>.cli``: the
+    recipe is imported when the parser is built, not when this module is imported."""
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        import_module(f"{__package__}.{package}.cli").add_arguments(parser)
 
-    add_arguments(parser)
+    def run(args: argparse.Namespace) -> int:
+        return import_module(f"{__package__}.{package}.cli").main(args)
 
-
-def _continual(args: argparse.Namespace) -> int:
-    from .continual.cli import main as continual_main
-
-    return continual_main(args)
-
-
-def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
-    from .sweep.cli import add_arguments
-
-    add_arguments(parser)
-
-
-def _sweep(args: argparse.Namespace) -> int:
-    from .sweep.cli import main as sweep_main
-
-    return sweep_main(args)
-
-
-def _tabular_arguments(parser: argparse.ArgumentParser) -> None:
-    from .tabular.cli import add_arguments
-
-    add_arguments(parser)
-
-
-def _tabular(args: argparse.Namespace) -> int:
-    from .tabular.cli import main as tabular_main
-
-    return tabular_main(args)
+    return add_arguments, run
 
 
 COMMANDS: list[tuple[str, str, Callable, Callable]] = [
     ("demo", "train a task-conditioned hypernetwork on relabelled digits and print the results",
      _demo_arguments, _demo),
     ("continual", "continual learning on permuted or split digits (hnet, finetune, ewc, joint)",
-     _continual_arguments, _continual),
+     *_recipe("continual")),
     ("sweep", "hyperparameter-conditioned training: sweep and optimize without retraining",
-     _sweep_arguments, _sweep),
+     *_recipe("sweep")),
     ("tabular", "HyperTab on a small tabular data set, beside RF, boosting, LR and MLP",
-     _tabular_arguments, _tabular),
+     *_recipe("tabular")),
 ]
 
 
