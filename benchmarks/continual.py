@@ -11,19 +11,20 @@ accuracy (task inferred from predictive entropy, HNET+ENT).
 from __future__ import annotations
 
 import torch
+
 from common import parser, save, setup, table
+from hypernetworks.continual import hnet_options, permuted_digits, run, split_digits, target_for
 
-from hypernetworks import Chunked
-from hypernetworks.continual import permuted_digits, run, split_digits
-from hypernetworks.continual.cli import target_for
-
-COMPRESSIVE = {"head": Chunked(chunk_size=512, embedding_dim=16, hidden=16), "hidden": (32,),
-               "embedding_dim": 16, "train_base": False}
+COMPRESSIVE = hnet_options("chunked")  # the CLI's --head chunked
 RUNS = [
     ("permuted-digits", "hnet", {}, "200 it/task, β 0.01"),
     ("permuted-digits", "hnet", {"iterations": 400}, "400 it/task"),
-    ("permuted-digits", "hnet", {**COMPRESSIVE, "beta": 0.5, "iterations": 1500},
-     "compressive Chunked, frozen θ₀, β 0.5, 1500 it/task"),
+    (
+        "permuted-digits",
+        "hnet",
+        {**COMPRESSIVE, "beta": 0.5, "iterations": 1500},
+        "compressive Chunked, frozen θ₀, β 0.5, 1500 it/task",
+    ),
     ("permuted-digits", "finetune", {}, "200 it/task"),
     ("permuted-digits", "ewc", {}, "λ 10, 200 it/task"),
     ("permuted-digits", "joint", {}, "200 it/task on all data so far"),
@@ -42,28 +43,51 @@ def main() -> None:
     info = setup(args)
     rows = []
     for benchmark, method, options, note in RUNS:
-        tasks = (permuted_digits(10, args.seed) if benchmark == "permuted-digits"
-                 else split_digits(5, args.seed))
+        tasks = (
+            permuted_digits(10, args.seed)
+            if benchmark == "permuted-digits"
+            else split_digits(5, args.seed)
+        )
         torch.manual_seed(args.seed)
-        result = run(tasks, target_for(benchmark), method, progress=False, seed=args.seed,
-                     **options)
+        result = run(
+            tasks, target_for(benchmark), method, progress=False, seed=args.seed, **options
+        )
         ci = result.get("class_incremental", {})
-        rows.append({"benchmark": benchmark, "method": method, "setting": note,
-                     "accuracy": 100 * result["mean_accuracy"],
-                     "forgetting": 100 * result["mean_forgetting"],
-                     "param_ratio": result["param_ratio"], "seconds": result["seconds"],
-                     "class_incremental": 100 * ci["accuracy"] if ci else None,
-                     "task_inference": 100 * ci["task_inference_accuracy"] if ci else None,
-                     "accuracy_matrix": result["accuracy_matrix"]})
+        rows.append(
+            {
+                "benchmark": benchmark,
+                "method": method,
+                "setting": note,
+                "accuracy": 100 * result["mean_accuracy"],
+                "forgetting": 100 * result["mean_forgetting"],
+                "param_ratio": result["param_ratio"],
+                "seconds": result["seconds"],
+                "class_incremental": 100 * ci["accuracy"] if ci else None,
+                "task_inference": 100 * ci["task_inference_accuracy"] if ci else None,
+                "accuracy_matrix": result["accuracy_matrix"],
+            }
+        )
         print(f"done: {benchmark} {method} ({note})", flush=True)
-    print(f"\nContinual learning, MLP 64-100-100-k, Adam 1e-3, batch 32, seed {args.seed}, "
-          f"{info['threads']} thread(s):\n")
-    print(table(rows, [("benchmark", "benchmark", ""), ("method", "method", ""),
-                       ("setting", "setting", ""), ("accuracy", "mean acc %", ".2f"),
-                       ("forgetting", "forgetting (points)", ".2f"),
-                       ("param_ratio", "params / target", ".2f"), ("seconds", "time s", ".1f"),
-                       ("class_incremental", "class-incr. acc %", ".1f"),
-                       ("task_inference", "task inferred %", ".1f")]))
+    print(
+        f"\nContinual learning, MLP 64-100-100-k, Adam 1e-3, batch 32, seed {args.seed}, "
+        f"{info['threads']} thread(s):\n"
+    )
+    print(
+        table(
+            rows,
+            [
+                ("benchmark", "benchmark", ""),
+                ("method", "method", ""),
+                ("setting", "setting", ""),
+                ("accuracy", "mean acc %", ".2f"),
+                ("forgetting", "forgetting (points)", ".2f"),
+                ("param_ratio", "params / target", ".2f"),
+                ("seconds", "time s", ".1f"),
+                ("class_incremental", "class-incr. acc %", ".1f"),
+                ("task_inference", "task inferred %", ".1f"),
+            ],
+        )
+    )
     print(f"\nwrote {save(args.out, 'continual', {'info': info, 'rows': rows})}")
 
 

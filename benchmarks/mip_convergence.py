@@ -25,10 +25,10 @@ import statistics
 import time
 
 import torch
-from common import parser, save, setup, table
 from torch import nn
 
 import hypernetworks as hn
+from common import parser, save, setup, table
 
 VARIANTS = {
     "MIP": hn.MIP(encoding=True, residual=True),
@@ -48,6 +48,8 @@ def _hyperlight_init(model: hn.HyperModel) -> None:
             nn.init.zeros_(layer.bias)
     nn.init.kaiming_normal_(model.head.out.weight, mode="fan_out", nonlinearity="linear")
     nn.init.zeros_(model.head.out.bias)
+
+
 OPTIMIZERS = {
     "Adam": lambda params: torch.optim.Adam(params, lr=1e-3),
     "SGD+momentum": lambda params: torch.optim.SGD(params, lr=0.02, momentum=0.9),
@@ -70,12 +72,14 @@ def _objective(model, x, y, lam: float) -> torch.Tensor:
     return nn.functional.cross_entropy(logits, y) + lam * PENALTY * penalty
 
 
-def run(variant: str, optimizer: str, seed: int, x, y, threshold: float, max_steps: int,
-        every: int = 10) -> dict:
+def run(
+    variant: str, optimizer: str, seed: int, x, y, threshold: float, max_steps: int, every: int = 10
+) -> dict:
     torch.manual_seed(seed)
     target = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
-    model = hn.hypernetize(target, hn.Hyperparameters(lam=(0.0, 1.0)), hidden=(16, 64),
-                           mip=VARIANTS[variant])
+    model = hn.hypernetize(
+        target, hn.Hyperparameters(lam=(0.0, 1.0)), hidden=(16, 64), mip=VARIANTS[variant]
+    )
     if variant == "plain, HyperLight init":
         _hyperlight_init(model)
     opt = OPTIMIZERS[optimizer](model.parameters())
@@ -117,24 +121,44 @@ def main() -> None:
                 runs.append({"optimizer": optimizer, "variant": name, "seed": seed, **result})
                 steps.append(result["steps"])
             reached = [s for s in steps if s is not None]
-            rows.append({
-                "optimizer": optimizer, "variant": name,
-                "steps": " / ".join(str(s) if s else f">{args.max_steps}" for s in steps),
-                "median": statistics.median(s or args.max_steps for s in steps),
-                "reached": f"{len(reached)}/{len(steps)}",
-                "seconds": time.perf_counter() - start,
-            })
+            rows.append(
+                {
+                    "optimizer": optimizer,
+                    "variant": name,
+                    "steps": " / ".join(str(s) if s else f">{args.max_steps}" for s in steps),
+                    "median": statistics.median(s or args.max_steps for s in steps),
+                    "reached": f"{len(reached)}/{len(steps)}",
+                    "seconds": time.perf_counter() - start,
+                }
+            )
     for row in rows:  # steps relative to plain under the same optimizer (unreached = cap)
-        plain = next(r for r in rows if r["optimizer"] == row["optimizer"] and r["variant"] == "plain")
+        plain = next(
+            r for r in rows if r["optimizer"] == row["optimizer"] and r["variant"] == "plain"
+        )
         row["vs_plain"] = row["median"] / plain["median"]
-    print(f"Steps to an average training objective < {args.threshold} (λ grid {GRID}), "
-          f"MLP 64-64-10 on digits, seeds {args.seeds}, cap {args.max_steps}:\n")
-    print(table(rows, [("optimizer", "optimizer", ""), ("variant", "variant", ""),
-                       ("steps", "steps per seed", ""), ("median", "median", ".0f"),
-                       ("vs_plain", "× plain", ".2f"), ("reached", "reached", ""),
-                       ("seconds", "time s", ".0f")]))
-    path = save(args.out, "mip_convergence", {"info": info, "threshold": args.threshold,
-                                              "rows": rows, "runs": runs})
+    print(
+        f"Steps to an average training objective < {args.threshold} (λ grid {GRID}), "
+        f"MLP 64-64-10 on digits, seeds {args.seeds}, cap {args.max_steps}:\n"
+    )
+    print(
+        table(
+            rows,
+            [
+                ("optimizer", "optimizer", ""),
+                ("variant", "variant", ""),
+                ("steps", "steps per seed", ""),
+                ("median", "median", ".0f"),
+                ("vs_plain", "× plain", ".2f"),
+                ("reached", "reached", ""),
+                ("seconds", "time s", ".0f"),
+            ],
+        )
+    )
+    path = save(
+        args.out,
+        "mip_convergence",
+        {"info": info, "threshold": args.threshold, "rows": rows, "runs": runs},
+    )
     print(f"\nwrote {path}")
 
 

@@ -43,10 +43,14 @@ def _case(head_name: str, mip: bool, backward: bool, threads: int, queue) -> Non
     start = _rss_bytes()
     target = nn.Sequential(*[nn.Linear(4096, 4096) for _ in range(3)])
     weight_bytes = sum(p.numel() * p.element_size() for p in target.parameters())
-    head = (hn.Chunked(chunk_size=65536, embedding_dim=16, hidden=16) if head_name == "chunked"
-            else hn.LowRank(rank=8))
-    model = hn.hypernetize(target, hn.Hyperparameters(lam=(0.0, 1.0)), head=head,
-                           hidden=(16,), mip=mip)
+    head = (
+        hn.Chunked(chunk_size=65536, embedding_dim=16, hidden=16)
+        if head_name == "chunked"
+        else hn.LowRank(rank=8)
+    )
+    model = hn.hypernetize(
+        target, hn.Hyperparameters(lam=(0.0, 1.0)), head=head, hidden=(16,), mip=mip
+    )
     del target
 
     def generate():
@@ -67,9 +71,15 @@ def _case(head_name: str, mip: bool, backward: bool, threads: int, queue) -> Non
         model.zero_grad(set_to_none=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - start
     head_params = sum(p.numel() for p in model.head.parameters())
-    queue.put({"seconds": sorted(times)[1], "peak_over_weights": peak / weight_bytes,
-               "weight_mb": weight_bytes / 2**20, "peak_mb": peak / 2**20,
-               "head_params": head_params})
+    queue.put(
+        {
+            "seconds": sorted(times)[1],
+            "peak_over_weights": peak / weight_bytes,
+            "weight_mb": weight_bytes / 2**20,
+            "peak_mb": peak / 2**20,
+            "head_params": head_params,
+        }
+    )
 
 
 def main() -> None:
@@ -84,14 +94,26 @@ def main() -> None:
             proc.start()
             result = queue.get()
             proc.join()
-            rows.append({"case": label, "mode": "generate + backward" if backward else "generate",
-                         **result})
-    print(f"Scale: 50.3M-parameter target ({rows[0]['weight_mb']:.0f} MB), "
-          f"{info['threads']} thread(s), median of 3:\n")
-    print(table(rows, [("case", "head", ""), ("mode", "mode", ""),
-                       ("head_params", "head params", ","), ("seconds", "time s", ".3f"),
-                       ("peak_mb", "peak MB", ".0f"),
-                       ("peak_over_weights", "peak / weight bytes", ".2f")]))
+            rows.append(
+                {"case": label, "mode": "generate + backward" if backward else "generate", **result}
+            )
+    print(
+        f"Scale: 50.3M-parameter target ({rows[0]['weight_mb']:.0f} MB), "
+        f"{info['threads']} thread(s), median of 3:\n"
+    )
+    print(
+        table(
+            rows,
+            [
+                ("case", "head", ""),
+                ("mode", "mode", ""),
+                ("head_params", "head params", ","),
+                ("seconds", "time s", ".3f"),
+                ("peak_mb", "peak MB", ".0f"),
+                ("peak_over_weights", "peak / weight bytes", ".2f"),
+            ],
+        )
+    )
     print(f"\nwrote {save(args.out, 'scale', {'info': info, 'rows': rows})}")
 
 

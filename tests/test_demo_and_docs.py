@@ -14,14 +14,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_demo_runs_end_to_end_and_writes_metrics(tmp_path, capsys):
-    assert main(["demo", "--tasks", "3", "--epochs", "3", "--no-progress",
-                 "--out", str(tmp_path)]) == 0
+    assert (
+        main(["demo", "--tasks", "3", "--epochs", "3", "--no-progress", "--out", str(tmp_path)])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "Relabelled digits, 3 tasks" in printed and "hypernet, chunked" in printed
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     methods = metrics["methods"]
-    assert set(methods) == {"separate MLPs", "one shared MLP", "hypernet, full",
-                            "hypernet, chunked", "hypernet, full, no MIP"}
+    assert set(methods) == {
+        "separate MLPs",
+        "one shared MLP",
+        "hypernet, full",
+        "hypernet, chunked",
+        "hypernet, full, no MIP",
+    }
     mean = {name: sum(row["accuracy"]) / 3 for name, row in methods.items()}
     # Without the task id the labelling is ambiguous; with it the hypernetwork learns all three.
     assert mean["hypernet, full"] > 0.85
@@ -51,13 +58,31 @@ def test_readme_gives_exactly_two_commands():
 
 
 # Modules that define public objects; each public object carries a runnable example.
-DOCUMENTED = ["hypernetworks", "hypernetworks._conditioners", "hypernetworks._heads",
-              "hypernetworks._mip", "hypernetworks._model", "hypernetworks._select",
-              "hypernetworks.sweep._priors", "hypernetworks.sweep._sweep",
-              "hypernetworks.tabular._estimators"]
+DOCUMENTED = [
+    "hypernetworks",
+    "hypernetworks._conditioners",
+    "hypernetworks._heads",
+    "hypernetworks._mip",
+    "hypernetworks._model",
+    "hypernetworks._select",
+    "hypernetworks.sweep._priors",
+    "hypernetworks.sweep._sweep",
+    "hypernetworks.tabular",
+    "hypernetworks.tabular._estimators",
+    "hypernetworks.continual",
+    "hypernetworks.runner",
+    "hypernetworks.runner._report",
+    "hypernetworks.runner._run",
+    "hypernetworks.datasets",
+    "hypernetworks.datasets._images",
+    "hypernetworks.datasets._tasks",
+    "hypernetworks.datasets._tabular",
+]
 
 
 @pytest.mark.parametrize("name", DOCUMENTED)
 def test_docstring_examples(name):
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(
+        importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE
+    )
     assert result.attempted > 0 and result.failed == 0

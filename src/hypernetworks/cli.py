@@ -1,70 +1,85 @@
-"""The ``hypernetworks`` command: one entry point, a subcommand per job.
+"""The ``hypernetworks`` command: one entry point, a subcommand per recipe.
 
-Each subcommand is a ``(name, help, add_arguments, main)`` entry in ``COMMANDS``;
-recipes add theirs there, so every job shares one parser and one way of running.
+Every recipe's ``cli`` module has ``add_arguments(parser)`` and ``main(args) -> int``
+(see docs/recipes.md). Only the chosen recipe's module is imported, so ``hypernetworks
+demo`` never imports scikit-learn's estimators or Flower, and a recipe whose optional
+packages are missing fails alone, with the extra to install.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Sequence
 from importlib import import_module
 
-__all__ = ["main"]
+__all__ = ["RECIPES", "main"]
+
+# name -> (module holding add_arguments/main, one-line help)
+RECIPES: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "train a task-conditioned hypernetwork on relabelled digits"),
+    "continual": (
+        "continual.cli",
+        "continual learning on permuted or split digits (hnet, finetune, ewc, joint)",
+    ),
+    "sweep": (
+        "sweep.cli",
+        "hyperparameter-conditioned training: sweep and optimize without retraining",
+    ),
+    "tabular": (
+        "tabular.cli",
+        "HyperTab on a small tabular data set, beside RF, boosting, LR and MLP",
+    ),
+    "federated": (
+        "federated.cli",
+        "personalized federated learning (pFedHN, PeFLL, HyperFL) on Flower or in-process",
+    ),
+    "fields": ("fields.cli", "neural fields: image completion, super-resolution, D'OH compression"),
+    "graph": ("graph.cli", "graph hypernetworks: parameters for architectures never trained"),
+    "uncertainty": (
+        "uncertainty.cli",
+        "noise-conditioned hypernetworks against deep ensembles and MC dropout",
+    ),
+    "fewshot": ("fewshot.cli", "few-shot learning with HyperShot, ProtoNet, MAML"),
+    "adapters": ("adapters.cli", "hypernetwork LoRA adapters for a pretrained transformer"),
+}
 
 
-def _demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tasks", type=int, default=5, help="number of relabelled tasks (default 5)")
-    parser.add_argument("--epochs", type=int, default=30,
-                        help="passes over the mixed training data (default 30)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--out", default=None, help="folder to write metrics.json into")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+def _available(name: str) -> bool:
+    from importlib.util import find_spec
+
+    package = RECIPES[name][0].rpartition(".")[0] or RECIPES[name][0]
+    return find_spec(f"{__package__}.{package}") is not None
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from .demo import run
-
-    if args.tasks < 2 or args.epochs < 1:
-        raise SystemExit(f"--tasks must be >= 2 and --epochs >= 1, got {args.tasks} and {args.epochs}")
-    run(tasks=args.tasks, epochs=args.epochs, seed=args.seed, out=args.out,
-        progress=not args.no_progress)
-    return 0
-
-
-def _recipe(package: str) -> tuple[Callable, Callable]:
-    """``(add_arguments, main)`` forwarding to ``hypernetworks.<package>.cli``: the
-    recipe is imported when the parser is built, not when this module is imported."""
-    def add_arguments(parser: argparse.ArgumentParser) -> None:
-        import_module(f"{__package__}.{package}.cli").add_arguments(parser)
-
-    def run(args: argparse.Namespace) -> int:
-        return import_module(f"{__package__}.{package}.cli").main(args)
-
-    return add_arguments, run
-
-
-COMMANDS: list[tuple[str, str, Callable, Callable]] = [
-    ("demo", "train a task-conditioned hypernetwork on relabelled digits and print the results",
-     _demo_arguments, _demo),
-    ("continual", "continual learning on permuted or split digits (hnet, finetune, ewc, joint)",
-     *_recipe("continual")),
-    ("sweep", "hyperparameter-conditioned training: sweep and optimize without retraining",
-     *_recipe("sweep")),
-    ("tabular", "HyperTab on a small tabular data set, beside RF, boosting, LR and MLP",
-     *_recipe("tabular")),
-]
+def _parser(chosen: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hypernetworks", description=(__doc__ or "").splitlines()[0]
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in RECIPES.items():
+        if not _available(name):
+            continue
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:  # only the chosen recipe is imported
+            import_module(f"{__package__}.{module}").add_arguments(command)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hypernetworks", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, help_text, add_arguments, run in COMMANDS:
-        command = sub.add_parser(name, help=help_text, description=help_text)
-        add_arguments(command)
-        command.set_defaults(run=run)
+    """Run ``hypernetworks COMMAND [options]``; returns the exit status."""
+    from .runner import RunError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    parser = _parser(chosen if chosen in RECIPES else None)
     args = parser.parse_args(argv)
-    return args.run(args)
+    module = import_module(f"{__package__}.{RECIPES[args.command][0]}")
+    try:
+        return int(module.main(args) or 0)
+    except RunError as error:
+        print(f"hypernetworks {args.command}: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,11 +15,14 @@ Example:
     (2, True)
 """
 
-from ._data import Task as Task
-from ._data import as_tasks as as_tasks
-from ._data import permuted_digits as permuted_digits
-from ._data import split_digits as split_digits
+from ..datasets import Task as Task
+from ..datasets import permuted_digits as permuted_digits
+from ..datasets import split_digits as split_digits
+from ._benchmarks import BENCHMARKS as BENCHMARKS
+from ._benchmarks import hnet_options as hnet_options
+from ._benchmarks import target_for as target_for
 from ._harness import infer_tasks as infer_tasks
+from ._harness import learn_tasks as learn_tasks
 from ._harness import run as run
 from ._harness import summarize as summarize
 from ._learners import EWC as EWC
@@ -27,6 +30,23 @@ from ._learners import Finetune as Finetune
 from ._learners import HNet as HNet
 from ._learners import Joint as Joint
 from ._learners import Learner as Learner
+from ._tasks import as_tasks as as_tasks
 
-__all__ = ["EWC", "Finetune", "HNet", "Joint", "Learner", "Task", "as_tasks", "infer_tasks",
-           "permuted_digits", "run", "split_digits", "summarize"]
+__all__ = [
+    "BENCHMARKS",
+    "EWC",
+    "Finetune",
+    "HNet",
+    "Joint",
+    "Learner",
+    "Task",
+    "as_tasks",
+    "infer_tasks",
+    "hnet_options",
+    "learn_tasks",
+    "permuted_digits",
+    "run",
+    "split_digits",
+    "summarize",
+    "target_for",
+]

@@ -19,6 +19,8 @@ uninterrupted one exactly.
 from __future__ import annotations
 
 import copy
+import functools
+import operator
 from collections.abc import Callable, Iterable, Sequence
 
 import torch
@@ -28,8 +30,9 @@ from torch.func import functional_call, grad, vmap
 
 from .._checks import check_positive_int
 from .._conditioners import TaskEmbedding
-from .._model import hypernetize
-from ._data import Task
+from .._model import HyperModel, hypernetize
+from ..datasets import Task
+from ..runner import check_finite
 
 __all__ = ["EWC", "Finetune", "HNet", "Joint", "Learner"]
 
@@ -49,8 +52,9 @@ class Learner:
     def module(self) -> nn.Module:
         raise NotImplementedError
 
-    def learn(self, task: int, tasks: Sequence[Task], steps: Callable[[Iterable], Iterable]
-              ) -> None:
+    def learn(
+        self, task: int, tasks: Sequence[Task], steps: Callable[[Iterable], Iterable]
+    ) -> None:
         raise NotImplementedError
 
     def logits(self, x: Tensor, task: int) -> Tensor:
@@ -70,9 +74,11 @@ class Learner:
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         self.module().load_state_dict(
-            {k[len("module."):]: v for k, v in state.items() if k.startswith("module.")})
+            {k[len("module.") :]: v for k, v in state.items() if k.startswith("module.")}
+        )
         self.load_extra_state(
-            {k[len("extra."):]: v for k, v in state.items() if k.startswith("extra.")})
+            {k[len("extra.") :]: v for k, v in state.items() if k.startswith("extra.")}
+        )
 
     def trainable(self) -> int:
         return sum(p.numel() for p in self.module().parameters() if p.requires_grad)
@@ -110,13 +116,27 @@ class HNet(Learner):
 
     name = "hnet"
 
-    def __init__(self, target: nn.Module, num_tasks: int, *, beta: float = 0.01,
-                 embedding_dim: int = 32, head="full", hidden=(100, 100), mip=True,
-                 train_base: bool = True, lookahead: bool = False, lr: float = 1e-3,
-                 batch_size: int = 32, iterations: int = 200, seed: int = 0) -> None:
+    def __init__(
+        self,
+        target: nn.Module,
+        num_tasks: int,
+        *,
+        beta: float = 0.01,
+        embedding_dim: int = 32,
+        head="full",
+        hidden=(100, 100),
+        mip=True,
+        train_base: bool = True,
+        lookahead: bool = False,
+        lr: float = 1e-3,
+        batch_size: int = 32,
+        iterations: int = 200,
+        seed: int = 0,
+    ) -> None:
         super().__init__(lr=lr, batch_size=batch_size, iterations=iterations, seed=seed)
-        self.model = hypernetize(target, TaskEmbedding(num_tasks, embedding_dim), head=head,
-                                 hidden=hidden, mip=mip)
+        self.model = hypernetize(
+            target, TaskEmbedding(num_tasks, embedding_dim), head=head, hidden=hidden, mip=mip
+        )
         if not train_base:
             for name in self.model.generated:
                 self.model.target.get_parameter(name).requires_grad_(False)
@@ -143,8 +163,8 @@ class HNet(Learner):
             generated = self.model.generate(ids)
         else:
             generated = _generate_with(self.model, params, ids)
-        total = sum((generated[n] - self.targets[n][:task]).pow(2).sum() for n in generated)
-        return total / task
+        terms = [(generated[n] - self.targets[n][:task]).pow(2).sum() for n in generated]
+        return functools.reduce(operator.add, terms) / task
 
     def learn(self, task: int, tasks: Sequence[Task], steps) -> None:
         data = tasks[task]
@@ -153,7 +173,9 @@ class HNet(Learner):
         params = [p for p in model.parameters() if p.requires_grad]
         names = [n for n, p in model.named_parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(params, lr=self.lr)
-        table = model.conditioner.embedding.weight
+        conditioner = model.conditioner
+        assert isinstance(conditioner, TaskEmbedding)  # built so in __init__
+        table = conditioner.embedding.weight
         keep = torch.zeros(table.shape[0], 1, dtype=table.dtype, device=table.device)
         keep[task] = 1.0  # earlier (and later) task embeddings stay as they are
         hook = table.register_hook(lambda g: g * keep)
@@ -163,18 +185,27 @@ class HNet(Learner):
                 if step == 0:
                     _check_labels(logits, data.y_train, task)
                 loss = F.cross_entropy(logits, yb)
+                check_finite(loss, step=f"{step} of task {task + 1}")
                 optimizer.zero_grad()
                 if task == 0 or self.beta == 0:
                     loss.backward()
                 elif not self.lookahead:
                     (loss + self.beta * self.regulariser(task)).backward()
                 else:
-                    grads = torch.autograd.grad(loss, params, allow_unused=True)
-                    grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
-                    ahead = {n: p - self.lr * g.detach() for n, p, g in zip(names, params, grads)}
+                    raw = torch.autograd.grad(loss, params, allow_unused=True)
+                    grads = [
+                        torch.zeros_like(p) if g is None else g
+                        for p, g in zip(params, raw, strict=True)
+                    ]
+                    ahead = {
+                        n: p - self.lr * g.detach()
+                        for n, p, g in zip(names, params, grads, strict=True)
+                    }
                     reg = self.regulariser(task, ahead)
                     reg_grads = torch.autograd.grad(reg, params, allow_unused=True)
-                    for p, g, r in zip(params, grads, reg_grads):  # the hook masked both
+                    for p, g, r in zip(
+                        params, grads, reg_grads, strict=True
+                    ):  # the hook masked both
                         p.grad = g if r is None else g + self.beta * r
                 optimizer.step()
         finally:
@@ -190,15 +221,15 @@ class HNet(Learner):
 class _Generate(nn.Module):
     """Exposes ``inner.generate`` as ``forward``, so ``functional_call`` can reach it."""
 
-    def __init__(self, inner: nn.Module) -> None:
+    def __init__(self, inner: HyperModel) -> None:
         super().__init__()
         self.inner = inner
 
-    def forward(self, c: Tensor) -> dict:
+    def forward(self, c: Tensor) -> dict[str, Tensor]:
         return self.inner.generate(c)
 
 
-def _generate_with(model: nn.Module, params: dict[str, Tensor], ids: Tensor) -> dict:
+def _generate_with(model: HyperModel, params: dict[str, Tensor], ids: Tensor) -> dict:
     """``model.generate(ids)`` with ``params`` in place of the model's own (look-ahead)."""
     return functional_call(_Generate(model), {f"inner.{k}": v for k, v in params.items()}, (ids,))
 
@@ -206,8 +237,16 @@ def _generate_with(model: nn.Module, params: dict[str, Tensor], ids: Tensor) -> 
 class _PlainLearner(Learner):
     """Shared by the baselines: one copy of the target, trained directly."""
 
-    def __init__(self, target: nn.Module, num_tasks: int, *, lr: float = 1e-3,
-                 batch_size: int = 32, iterations: int = 200, seed: int = 0) -> None:
+    def __init__(
+        self,
+        target: nn.Module,
+        num_tasks: int,
+        *,
+        lr: float = 1e-3,
+        batch_size: int = 32,
+        iterations: int = 200,
+        seed: int = 0,
+    ) -> None:
         super().__init__(lr=lr, batch_size=batch_size, iterations=iterations, seed=seed)
         self.net = copy.deepcopy(target)
 
@@ -225,6 +264,7 @@ class _PlainLearner(Learner):
             if step == 0:
                 _check_labels(logits, y, task)
             loss = F.cross_entropy(logits, yb)
+            check_finite(loss, step=f"{step} of task {task + 1}")
             penalty = self.penalty()
             optimizer.zero_grad()
             (loss if penalty is None else loss + penalty).backward()
@@ -264,8 +304,15 @@ class EWC(_PlainLearner):
 
     name = "ewc"
 
-    def __init__(self, target: nn.Module, num_tasks: int, *, strength: float = 10.0,
-                 fisher_samples: int = 500, **kwargs) -> None:
+    def __init__(
+        self,
+        target: nn.Module,
+        num_tasks: int,
+        *,
+        strength: float = 10.0,
+        fisher_samples: int = 500,
+        **kwargs,
+    ) -> None:
         super().__init__(target, num_tasks, **kwargs)
         self.strength = float(strength)
         self.fisher_samples = check_positive_int(fisher_samples, "fisher_samples")
@@ -281,11 +328,12 @@ class EWC(_PlainLearner):
     def penalty(self) -> Tensor | None:
         if not self.sums:
             return None
-        total = 0.0
+        total: Tensor | None = None
         for name, p in self.net.named_parameters():
             f, ft, ftt = (self.sums[f"{k}.{name}"] for k in ("f", "ft", "ftt"))
-            total = total + (f * p * p - 2 * ft * p + ftt).sum()
-        return 0.5 * self.strength * total
+            term = (f * p * p - 2 * ft * p + ftt).sum()
+            total = term if total is None else total + term
+        return None if total is None else 0.5 * self.strength * total
 
     def learn(self, task: int, tasks: Sequence[Task], steps) -> None:
         super().learn(task, tasks, steps)
@@ -295,8 +343,11 @@ class EWC(_PlainLearner):
         fisher = self._fisher(data.x_train[idx], data.y_train[idx])
         with torch.no_grad():
             for name, p in self.net.named_parameters():
-                for key, value in (("f", fisher[name]), ("ft", fisher[name] * p),
-                                   ("ftt", fisher[name] * p * p)):
+                for key, value in (
+                    ("f", fisher[name]),
+                    ("ft", fisher[name] * p),
+                    ("ftt", fisher[name] * p * p),
+                ):
                     full = f"{key}.{name}"
                     self.sums[full] = self.sums.get(full, 0) + value.detach().clone()
 
@@ -306,7 +357,9 @@ class EWC(_PlainLearner):
         self.net.eval()
 
         def nll(p, xi, yi):
-            return F.cross_entropy(functional_call(self.net, p, (xi.unsqueeze(0),)), yi.unsqueeze(0))
+            return F.cross_entropy(
+                functional_call(self.net, p, (xi.unsqueeze(0),)), yi.unsqueeze(0)
+            )
 
         per_sample = vmap(grad(nll), in_dims=(None, 0, 0))(params, x, y)
         return {n: g.pow(2).mean(0) for n, g in per_sample.items()}

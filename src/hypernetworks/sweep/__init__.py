@@ -10,6 +10,7 @@ user's loss. Afterwards: :meth:`HyperSweep.sweep` over any grid,
 :meth:`HyperSweep.materialize` for the plain network at the chosen setting.
 """
 
+from ._benchmarks import BENCHMARKS as BENCHMARKS
 from ._priors import LogUniform as LogUniform
 from ._priors import Prior as Prior
 from ._priors import Uniform as Uniform
@@ -17,4 +18,12 @@ from ._sweep import BoundNet as BoundNet
 from ._sweep import HyperSweep as HyperSweep
 from ._sweep import OptimizeResult as OptimizeResult
 
-__all__ = ["BoundNet", "HyperSweep", "LogUniform", "OptimizeResult", "Prior", "Uniform"]
+__all__ = [
+    "BENCHMARKS",
+    "BoundNet",
+    "HyperSweep",
+    "LogUniform",
+    "OptimizeResult",
+    "Prior",
+    "Uniform",
+]

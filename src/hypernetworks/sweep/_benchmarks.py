@@ -13,7 +13,9 @@ Every function returns a dict of JSON-ready figures; the CLI prints and saves th
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import time
 from collections.abc import Callable
 
@@ -22,47 +24,34 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..datasets import digits_splits
+from ..runner import atomic_write
 from ._priors import LogUniform
 from ._sweep import HyperSweep
 
-__all__ = ["BENCHMARKS", "digits_splits", "many_decays", "tradeoff", "weight_decay"]
+__all__ = ["BENCHMARKS", "many_decays", "tradeoff", "weight_decay"]
 
-BASELINE_STEPS = 1500   # full-batch Adam steps for every separately trained model
+BASELINE_STEPS = 1500  # full-batch Adam steps for every separately trained model
 BASELINE_LR = 0.01
-
-
-def digits_splits(seed: int, n_train: int = 300, n_val: int = 700) -> dict[str, Tensor]:
-    """Digits split into train (``n_train``), validation (``n_val``) and test (the rest),
-    stratified, standardised with the training statistics."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    x, y = load_digits(return_X_y=True)
-    x_tr, x_rest, y_tr, y_rest = train_test_split(x, y, train_size=n_train, stratify=y,
-                                                  random_state=seed)
-    x_va, x_te, y_va, y_te = train_test_split(x_rest, y_rest, train_size=n_val,
-                                              stratify=y_rest, random_state=seed)
-    mean, std = x_tr.mean(0), x_tr.std(0) + 1e-3
-    out = {}
-    for split, (a, b) in {"train": (x_tr, y_tr), "val": (x_va, y_va),
-                          "test": (x_te, y_te)}.items():
-        out[f"x_{split}"] = torch.tensor((a - mean) / std, dtype=torch.float32)
-        out[f"y_{split}"] = torch.tensor(b)
-    return out
 
 
 def _cross_entropy(net: Callable, batch: tuple) -> Tensor:
     return F.cross_entropy(net(batch[0]), batch[1])
 
 
-def _objective(net: nn.Module, penalty: Callable[[nn.Module], Tensor],
-               data: dict[str, Tensor]) -> Tensor:
+def _objective(
+    net: nn.Module, penalty: Callable[[nn.Module], Tensor], data: dict[str, Tensor]
+) -> Tensor:
     """A baseline's training loss: full-batch cross-entropy plus the setting's penalty."""
     return F.cross_entropy(net(data["x_train"]), data["y_train"]) + penalty(net)
 
 
-def _train_separately(make: Callable[[], nn.Module], penalty: Callable[[nn.Module], Tensor],
-                      data: dict[str, Tensor], seed: int) -> nn.Module:
+def _train_separately(
+    make: Callable[[], nn.Module],
+    penalty: Callable[[nn.Module], Tensor],
+    data: dict[str, Tensor],
+    seed: int,
+) -> nn.Module:
     """The baseline: one model trained for one setting (full batch, Adam)."""
     torch.manual_seed(seed)
     net = make()
@@ -75,14 +64,25 @@ def _train_separately(make: Callable[[], nn.Module], penalty: Callable[[nn.Modul
     return net
 
 
-def _fit_exactly(net: nn.Module, penalty: Callable[[nn.Module], Tensor],
-                 data: dict[str, Tensor], seed: int) -> nn.Module:
+def _fit_exactly(
+    make: Callable[[], nn.Module],
+    penalty: Callable[[nn.Module], Tensor],
+    data: dict[str, Tensor],
+    seed: int,
+) -> nn.Module:
     """The baseline for a convex problem: full-batch L-BFGS to convergence (the unique
     optimum of softmax regression with an L2 penalty, as scikit-learn would find it)."""
     torch.manual_seed(seed)
-    opt = torch.optim.LBFGS(net.parameters(), lr=1, max_iter=1000, history_size=20,
-                            tolerance_grad=1e-9, tolerance_change=1e-12,
-                            line_search_fn="strong_wolfe")
+    net = make()
+    opt = torch.optim.LBFGS(
+        net.parameters(),
+        lr=1,
+        max_iter=1000,
+        history_size=20,
+        tolerance_grad=1e-9,
+        tolerance_change=1e-12,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure() -> Tensor:
         opt.zero_grad(set_to_none=True)
@@ -105,7 +105,8 @@ class _BestSoFar:
 
     def __init__(self, data: dict[str, Tensor]) -> None:
         self.data, self.start = data, time.perf_counter()
-        self.val, self.test, self.trace = math.inf, math.inf, []
+        self.val, self.test = math.inf, math.inf
+        self.trace: list[tuple[float, float]] = []
 
     def add(self, net: nn.Module) -> float:
         val = _loss_of(net, self.data, "val")
@@ -119,9 +120,18 @@ class _BestSoFar:
 
 
 # -- one hyperparameter ----------------------------------------------------------------
-def weight_decay(seed: int = 0, *, grid_points: int = 13, steps: int = 4000, draws: int = 8,
-                 lr: float = 0.01, endpoint_mass: float = 0.1, hidden: tuple = (32, 32),
-                 progress: bool = True, plot_dir: str | None = None) -> dict:
+def weight_decay(
+    seed: int = 0,
+    *,
+    grid_points: int = 13,
+    steps: int = 4000,
+    draws: int = 8,
+    lr: float = 0.01,
+    endpoint_mass: float = 0.1,
+    hidden: tuple = (32, 32),
+    progress: bool = True,
+    out: str | None = None,
+) -> dict:
     """Softmax regression on digits; L2 weight decay in [1e-4, 1]."""
     data = digits_splits(seed)
     grid = np.logspace(-4, 0, grid_points).tolist()
@@ -135,37 +145,52 @@ def weight_decay(seed: int = 0, *, grid_points: int = 13, steps: int = 4000, dra
     start = time.perf_counter()
     separate = []
     for wd in grid:
-        net = _fit_exactly(nn.Linear(64, 10),
-                           lambda m, wd=wd: wd * l2(dict(m.named_parameters())), data, seed)
+
+        def decay(m: nn.Module, wd: float = wd) -> Tensor:
+            return wd * l2(dict(m.named_parameters()))
+
+        net = _fit_exactly(lambda: nn.Linear(64, 10), decay, data, seed)
         separate.append(_loss_of(net, data, "val"))
     time_grid = time.perf_counter() - start
 
     start = time.perf_counter()
     torch.manual_seed(seed)
     prior = LogUniform(1e-4, 1.0, endpoint_mass=endpoint_mass)
-    hs = HyperSweep(nn.Linear(64, 10), {"weight_decay": prior}, loss, metric=_cross_entropy,
-                    hidden=hidden)
-    hs.fit((data["x_train"], data["y_train"]), steps=steps, lr=lr, draws=draws, seed=seed,
-           progress=progress)
-    curve = [r["metric"] for r in hs.sweep({"weight_decay": grid},
-                                           (data["x_val"], data["y_val"]))]
+    hs = HyperSweep(
+        nn.Linear(64, 10), {"weight_decay": prior}, loss, metric=_cross_entropy, hidden=hidden
+    )
+    hs.fit(
+        (data["x_train"], data["y_train"]),
+        steps=steps,
+        lr=lr,
+        draws=draws,
+        seed=seed,
+        progress=progress,
+    )
+    curve = [r["metric"] for r in hs.sweep({"weight_decay": grid}, (data["x_val"], data["y_val"]))]
     time_hyper = time.perf_counter() - start
 
     best_h, best_g = grid[int(np.argmin(curve))], grid[int(np.argmin(separate))]
     metrics = {
-        "benchmark": "weight-decay", "seed": seed, "grid": grid,
-        "val_loss_grid": separate, "val_loss_hypernet": curve,
-        "best_hparam_hypernet": best_h, "best_hparam_grid": best_g,
+        "benchmark": "weight-decay",
+        "seed": seed,
+        "grid": grid,
+        "val_loss_grid": separate,
+        "val_loss_hypernet": curve,
+        "best_hparam_hypernet": best_h,
+        "best_hparam_grid": best_g,
         "same_best": best_h == best_g,
         # How much worse, on the separately trained curve, the hypernetwork's pick is.
         "regret_of_hypernet_pick": separate[grid.index(best_h)] - min(separate),
-        "max_curve_gap": max(abs(a - b) for a, b in zip(curve, separate)),
-        "wall_time_hypernet_s": time_hyper, "wall_time_grid_s": time_grid,
-        "hypernet_steps": steps, "draws_per_step": draws,
+        "max_curve_gap": max(abs(a - b) for a, b in zip(curve, separate, strict=True)),
+        "wall_time_hypernet_s": time_hyper,
+        "wall_time_grid_s": time_grid,
+        "hypernet_steps": steps,
+        "draws_per_step": draws,
         "baseline": "L-BFGS to convergence, one model per grid point",
     }
-    if plot_dir is not None:
-        _plot_curves(grid, separate, curve, f"{plot_dir}/weight_decay_curve.png")
+    if out is not None:
+        _plot_curves(grid, separate, curve, f"{out}/weight_decay_curve.png")
     return metrics
 
 
@@ -174,15 +199,24 @@ def _mlp() -> nn.Module:
     return nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
 
 
-def many_decays(seed: int = 0, *, steps: int = 2000, draws: int = 8, optimize_steps: int = 200,
-                lr: float = 0.01, hidden: tuple = (64, 64), progress: bool = True,
-                plot_dir: str | None = None, optuna: bool = True) -> dict:
+def many_decays(
+    seed: int = 0,
+    *,
+    steps: int = 2000,
+    draws: int = 8,
+    optimize_steps: int = 200,
+    lr: float = 0.01,
+    hidden: tuple = (64, 64),
+    progress: bool = True,
+    out: str | None = None,
+    optuna: bool = True,
+) -> dict:
     """An MLP 64-32-10 on digits with nine weight decays, each in [1e-5, 1]: one for the
     first layer's weights from each row of the 8×8 image, one for the output layer.
     ``optimize()`` against random search and TPE (if installed) with separately trained
     models under the same wall-clock budget."""
     data = digits_splits(seed)
-    rows = torch.arange(64) // 8          # input pixel -> image row
+    rows = torch.arange(64) // 8  # input pixel -> image row
     priors = {"rows": LogUniform(1e-5, 1.0, size=8), "output": LogUniform(1e-5, 1.0)}
 
     def penalty(params: dict[str, Tensor], row_decays: Tensor, output: Tensor) -> Tensor:
@@ -195,17 +229,26 @@ def many_decays(seed: int = 0, *, steps: int = 2000, draws: int = 8, optimize_st
     def trial(flat: Tensor) -> nn.Module:
         flat = flat.float()
         return _train_separately(
-            _mlp, lambda m: penalty(dict(m.named_parameters()), flat[:8], flat[8]), data, seed)
+            _mlp, lambda m: penalty(dict(m.named_parameters()), flat[:8], flat[8]), data, seed
+        )
 
     start = time.perf_counter()
     torch.manual_seed(seed)
     hs = HyperSweep(_mlp(), priors, loss, metric=_cross_entropy, hidden=hidden)
-    hs.fit((data["x_train"], data["y_train"]), steps=steps, lr=lr, draws=draws, seed=seed,
-           progress=progress)
+    hs.fit(
+        (data["x_train"], data["y_train"]),
+        steps=steps,
+        lr=lr,
+        draws=draws,
+        seed=seed,
+        progress=progress,
+    )
     found = hs.optimize((data["x_val"], data["y_val"]), steps=optimize_steps, lr=0.1)
     budget = time.perf_counter() - start
     chosen = hs.materialize(found.hparams)
-    best_flat = torch.tensor(found.hparams["rows"] + [found.hparams["output"]])
+    best_rows, best_output = found.hparams["rows"], found.hparams["output"]
+    assert isinstance(best_rows, list) and isinstance(best_output, float)  # a vector, a scalar
+    best_flat = torch.tensor(best_rows + [best_output])
 
     generator = torch.Generator().manual_seed(seed)
     random_search = _BestSoFar(data)
@@ -214,7 +257,9 @@ def many_decays(seed: int = 0, *, steps: int = 2000, draws: int = 8, optimize_st
     time_rs = random_search.elapsed()
 
     metrics = {
-        "benchmark": "many-decays", "seed": seed, "hyperparameters": hs.width,
+        "benchmark": "many-decays",
+        "seed": seed,
+        "hyperparameters": hs.width,
         "best_val_loss_hypernet": found.metric,
         "test_loss_hypernet": _loss_of(chosen, data, "test"),
         "val_loss_retrained_at_hypernet_best": _loss_of(trial(best_flat), data, "val"),
@@ -222,7 +267,8 @@ def many_decays(seed: int = 0, *, steps: int = 2000, draws: int = 8, optimize_st
         "wall_time_hypernet_s": budget,
         "best_val_loss_random_search": random_search.val,
         "test_loss_random_search": random_search.test,
-        "wall_time_random_search_s": time_rs, "random_search_trials": len(random_search.trace),
+        "wall_time_random_search_s": time_rs,
+        "random_search_trials": len(random_search.trace),
     }
     trace_tpe = None
     if optuna:
@@ -230,14 +276,16 @@ def many_decays(seed: int = 0, *, steps: int = 2000, draws: int = 8, optimize_st
         if tpe is not None:
             trace_tpe = tpe.pop("trace")
             metrics.update(tpe)
-    if plot_dir is not None:
-        _plot_search(budget, found.metric, random_search.trace, trace_tpe,
-                     f"{plot_dir}/many_decays_search.png")
+    if out is not None:
+        _plot_search(
+            budget, found.metric, random_search.trace, trace_tpe, f"{out}/many_decays_search.png"
+        )
     return metrics
 
 
-def _optuna_search(priors: dict[str, LogUniform], trial: Callable, data: dict, budget: float,
-                   seed: int) -> dict | None:
+def _optuna_search(
+    priors: dict[str, LogUniform], trial: Callable, data: dict, budget: float, seed: int
+) -> dict | None:
     try:
         import optuna
     except ImportError:
@@ -247,22 +295,39 @@ def _optuna_search(priors: dict[str, LogUniform], trial: Callable, data: dict, b
     best = _BestSoFar(data)
 
     def objective(t) -> float:
-        values = [t.suggest_float(f"{name}{i}", p.low, p.high, log=True)
-                  for name, p in priors.items() for i in range(p.width)]
+        values = [
+            t.suggest_float(f"{name}{i}", p.low, p.high, log=True)
+            for name, p in priors.items()
+            for i in range(p.width)
+        ]
         return best.add(trial(torch.tensor(values, dtype=torch.float64)))
 
     while best.elapsed() < budget:
         study.optimize(objective, n_trials=1)
-    return {"best_val_loss_optuna_tpe": best.val, "test_loss_optuna_tpe": best.test,
-            "wall_time_optuna_tpe_s": best.elapsed(),
-            "optuna_tpe_trials": len(best.trace), "trace": best.trace}
+    return {
+        "best_val_loss_optuna_tpe": best.val,
+        "test_loss_optuna_tpe": best.test,
+        "wall_time_optuna_tpe_s": best.elapsed(),
+        "optuna_tpe_trials": len(best.trace),
+        "trace": best.trace,
+    }
 
 
 # -- trade-off of two loss terms -------------------------------------------------------
-def tradeoff(seed: int = 0, *, points: int = 10, steps: int = 3000, draws: int = 1,
-             lr: float = 0.01, hidden: tuple = (64, 64), endpoint_mass: float = 0.0,
-             low: float = 1e-5, high: float = 1e-2,
-             progress: bool = True, plot_dir: str | None = None) -> dict:
+def tradeoff(
+    seed: int = 0,
+    *,
+    points: int = 10,
+    steps: int = 3000,
+    draws: int = 1,
+    lr: float = 0.01,
+    hidden: tuple = (64, 64),
+    endpoint_mass: float = 0.0,
+    low: float = 1e-5,
+    high: float = 1e-2,
+    progress: bool = True,
+    out: str | None = None,
+) -> dict:
     """An MLP 64-32-10 on digits, loss = cross-entropy + α·L1(weights), α in [1e-5, 1e-2]:
     the front (validation cross-entropy, L1 norm) from one hypernetwork against
     separately trained points."""
@@ -270,16 +335,20 @@ def tradeoff(seed: int = 0, *, points: int = 10, steps: int = 3000, draws: int =
     alphas = np.logspace(math.log10(low), math.log10(high), points).tolist()
 
     def l1(params: dict[str, Tensor]) -> Tensor:
-        return sum(p.abs().sum() for name, p in params.items() if name.endswith("weight"))
+        terms = [p.abs().sum() for name, p in params.items() if name.endswith("weight")]
+        return functools.reduce(operator.add, terms)
 
     def loss(net, batch, hp):
         return _cross_entropy(net, batch) + hp["alpha"] * l1(net.params)
 
     start = time.perf_counter()
-    separate = []
+    separate: list[tuple[float, float]] = []
     for alpha in alphas:
-        net = _train_separately(_mlp, lambda m, a=alpha: a * l1(dict(m.named_parameters())),
-                                data, seed)
+
+        def scaled_l1(m: nn.Module, a: float = alpha) -> Tensor:
+            return a * l1(dict(m.named_parameters()))
+
+        net = _train_separately(_mlp, scaled_l1, data, seed)
         with torch.no_grad():
             norm = float(l1(dict(net.named_parameters())))
         separate.append((_loss_of(net, data, "val"), norm))
@@ -287,30 +356,47 @@ def tradeoff(seed: int = 0, *, points: int = 10, steps: int = 3000, draws: int =
 
     start = time.perf_counter()
     torch.manual_seed(seed)
-    hs = HyperSweep(_mlp(), {"alpha": LogUniform(low, high, endpoint_mass=endpoint_mass)}, loss,
-                    metric=_cross_entropy, hidden=hidden)
-    hs.fit((data["x_train"], data["y_train"]), steps=steps, lr=lr, draws=draws, seed=seed,
-           progress=progress)
-    front = []
+    hs = HyperSweep(
+        _mlp(),
+        {"alpha": LogUniform(low, high, endpoint_mass=endpoint_mass)},
+        loss,
+        metric=_cross_entropy,
+        hidden=hidden,
+    )
+    hs.fit(
+        (data["x_train"], data["y_train"]),
+        steps=steps,
+        lr=lr,
+        draws=draws,
+        seed=seed,
+        progress=progress,
+    )
+    front: list[tuple[float, float]] = []
     with torch.no_grad():
         for alpha in alphas:
-            net = hs.bind({"alpha": alpha})
-            front.append((_loss_of(net, data, "val"), float(l1(net.params))))
+            bound = hs.bind({"alpha": alpha})
+            front.append((_loss_of(bound, data, "val"), float(l1(bound.params))))
     time_hyper = time.perf_counter() - start
 
-    points = separate + front
-    reference = (max(p[0] for p in points) * 1.05, max(p[1] for p in points) * 1.05)
+    both = separate + front
+    reference = (max(p[0] for p in both) * 1.05, max(p[1] for p in both) * 1.05)
     metrics = {
-        "benchmark": "tradeoff", "seed": seed, "alphas": alphas,
-        "front_separate": [list(p) for p in separate], "front_hypernet": [list(p) for p in front],
+        "benchmark": "tradeoff",
+        "seed": seed,
+        "alphas": alphas,
+        "front_separate": [list(p) for p in separate],
+        "front_hypernet": [list(p) for p in front],
         "hypervolume_separate": _hypervolume(separate, reference),
         "hypervolume_hypernet": _hypervolume(front, reference),
-        "max_val_loss_gap": max(abs(a[0] - b[0]) for a, b in zip(front, separate)),
-        "max_l1_relative_gap": max(abs(a[1] - b[1]) / b[1] for a, b in zip(front, separate)),
-        "wall_time_hypernet_s": time_hyper, "wall_time_separate_s": time_sep,
+        "max_val_loss_gap": max(abs(a[0] - b[0]) for a, b in zip(front, separate, strict=True)),
+        "max_l1_relative_gap": max(
+            abs(a[1] - b[1]) / b[1] for a, b in zip(front, separate, strict=True)
+        ),
+        "wall_time_hypernet_s": time_hyper,
+        "wall_time_separate_s": time_sep,
     }
-    if plot_dir is not None:
-        _plot_fronts(separate, front, alphas, f"{plot_dir}/tradeoff_front.png")
+    if out is not None:
+        _plot_fronts(separate, front, alphas, f"{out}/tradeoff_front.png")
     return metrics
 
 
@@ -335,12 +421,12 @@ def _pyplot():
 
 
 def _save(fig, path: str) -> None:
-    from pathlib import Path
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    """Save a figure atomically (temp file, fsync, rename) and close it."""
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    _pyplot().close(fig)
+    try:
+        atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=120))
+    finally:
+        _pyplot().close(fig)
 
 
 def _plot_curves(grid, separate, curve, path: str) -> None:
@@ -359,9 +445,9 @@ def _plot_curves(grid, separate, curve, path: str) -> None:
 def _plot_search(budget, hyper_best, trace_rs, trace_tpe, path: str) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ax.step(*zip(*trace_rs), where="post", label="random search")
+    ax.step(*zip(*trace_rs, strict=True), where="post", label="random search")
     if trace_tpe:
-        ax.step(*zip(*trace_tpe), where="post", label="Optuna TPE")
+        ax.step(*zip(*trace_tpe, strict=True), where="post", label="Optuna TPE")
     ax.plot([budget], [hyper_best], "*", markersize=12, label="hypernetwork + optimize()")
     ax.set_xlabel("wall-clock (s)")
     ax.set_ylabel("best validation cross-entropy")
@@ -373,8 +459,12 @@ def _plot_search(budget, hyper_best, trace_rs, trace_tpe, path: str) -> None:
 def _plot_fronts(separate, front, alphas, path: str) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ax.plot([p[1] for p in separate], [p[0] for p in separate], "o",
-            label="separately trained (one model per α)")
+    ax.plot(
+        [p[1] for p in separate],
+        [p[0] for p in separate],
+        "o",
+        label="separately trained (one model per α)",
+    )
     ax.plot([p[1] for p in front], [p[0] for p in front], "-x", label="one hypernetwork")
     ax.set_xscale("log")
     ax.set_xlabel("L1 norm of the weights")
@@ -383,6 +473,22 @@ def _plot_fronts(separate, front, alphas, path: str) -> None:
     ax.legend()
     _save(fig, path)
 
+
+def _isolated(benchmark: Callable[..., dict]) -> Callable[..., dict]:
+    """Run ``benchmark`` on a forked random state: it seeds torch itself, and the
+    caller's global state is left as it was."""
+
+    @functools.wraps(benchmark)
+    def run(*args, **kwargs) -> dict:
+        with torch.random.fork_rng(devices=[]):
+            return benchmark(*args, **kwargs)
+
+    return run
+
+
+weight_decay = _isolated(weight_decay)
+many_decays = _isolated(many_decays)
+tradeoff = _isolated(tradeoff)
 
 BENCHMARKS: dict[str, Callable[..., dict]] = {
     "weight-decay": weight_decay,

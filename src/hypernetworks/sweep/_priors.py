@@ -39,13 +39,15 @@ class Prior:
 
     scale = "linear"
 
-    def __init__(self, low: float, high: float, *, size: int | None = None,
-                 endpoint_mass: float = 0.0) -> None:
+    def __init__(
+        self, low: float, high: float, *, size: int | None = None, endpoint_mass: float = 0.0
+    ) -> None:
         low, high = _real(low, "low"), _real(high, "high")
         if not low < high:
             raise ValueError(f"a prior needs low < high, got low={low:g}, high={high:g}")
-        if size is not None and (isinstance(size, bool) or not isinstance(size, numbers.Integral)
-                                 or size < 1):
+        if size is not None and (
+            isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1
+        ):
             raise ValueError(f"size must be None or a positive int, got {size!r}")
         endpoint_mass = _real(endpoint_mass, "endpoint_mass")
         if not 0.0 <= endpoint_mass < 1.0:
@@ -106,8 +108,9 @@ class LogUniform(Prior):
 
     scale = "log"
 
-    def __init__(self, low: float, high: float, *, size: int | None = None,
-                 endpoint_mass: float = 0.0) -> None:
+    def __init__(
+        self, low: float, high: float, *, size: int | None = None, endpoint_mass: float = 0.0
+    ) -> None:
         super().__init__(low, high, size=size, endpoint_mass=endpoint_mass)
         if self.low <= 0:
             raise ValueError(f"LogUniform needs 0 < low, got low={self.low:g}")

@@ -14,7 +14,10 @@ from torch.func import functional_call
 
 from .._checks import check_positive_int
 from .._conditioners import Hyperparameters
+from .._heads import Head
+from .._mip import MIP
 from .._model import HyperModel, hypernetize
+from ..runner import check_finite
 from ..runner import progress as progress_bar
 from ._priors import Prior
 
@@ -94,10 +97,18 @@ class HyperSweep(nn.Module):
         'Linear'
     """
 
-    def __init__(self, target: nn.Module, priors: Mapping[str, Prior], loss: Loss, *,
-                 metric: Metric | None = None, params: list | None = None,
-                 head: object = "full", hidden: tuple[int, ...] = (64, 64),
-                 mip: object = True) -> None:
+    def __init__(
+        self,
+        target: nn.Module,
+        priors: Mapping[str, Prior],
+        loss: Loss,
+        *,
+        metric: Metric | None = None,
+        params: list | None = None,
+        head: str | Head = "full",
+        hidden: tuple[int, ...] = (64, 64),
+        mip: bool | MIP = True,
+    ) -> None:
         super().__init__()
         if not isinstance(priors, Mapping) or not priors:
             raise ValueError(
@@ -129,23 +140,30 @@ class HyperSweep(nn.Module):
         for name, prior in self.priors.items():
             columns = [name] if prior.size is None else [f"{name}[{i}]" for i in range(prior.size)]
             ranges.update(dict.fromkeys(columns, prior.range_spec()))
-        self.model = hypernetize(target, Hyperparameters(**ranges), params=params, head=head,
-                                 hidden=hidden, mip=mip)
+        self.model = hypernetize(
+            target, Hyperparameters(**ranges), params=params, head=head, hidden=hidden, mip=mip
+        )
         self.history: list[float] = []
 
     # -- settings --------------------------------------------------------------------
     def _split(self, flat: Tensor) -> dict[str, Tensor]:
         """``[..., width]`` values → ``{name: [...] or [..., k]}``."""
-        return {name: flat[..., cols].squeeze(-1) if self.priors[name].size is None
-                else flat[..., cols] for name, cols in self._slices.items()}
+        return {
+            name: flat[..., cols].squeeze(-1) if self.priors[name].size is None else flat[..., cols]
+            for name, cols in self._slices.items()
+        }
 
     def _from_gamma(self, gamma: Tensor) -> Tensor:
-        return torch.cat([self.priors[name].to_value(gamma[..., cols])
-                          for name, cols in self._slices.items()], dim=-1)
+        return torch.cat(
+            [self.priors[name].to_value(gamma[..., cols]) for name, cols in self._slices.items()],
+            dim=-1,
+        )
 
     def _to_gamma(self, values: Tensor) -> Tensor:
-        return torch.cat([self.priors[name].to_gamma(values[..., cols])
-                          for name, cols in self._slices.items()], dim=-1)
+        return torch.cat(
+            [self.priors[name].to_gamma(values[..., cols]) for name, cols in self._slices.items()],
+            dim=-1,
+        )
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """``n`` settings drawn from the priors, as raw values ``[n, width]`` (float64) in
@@ -160,27 +178,34 @@ class HyperSweep(nn.Module):
         missing = [n for n in self.priors if n not in hp]
         unknown = [n for n in hp if n not in self.priors]
         if missing or unknown:
-            raise ValueError(f"{what} must name exactly {list(self.priors)}; "
-                             f"missing {missing}, unknown {unknown}")
+            raise ValueError(
+                f"{what} must name exactly {list(self.priors)}; "
+                f"missing {missing}, unknown {unknown}"
+            )
         parts = []
         for name, prior in self.priors.items():
             value = torch.as_tensor(_plain(hp[name], name), dtype=torch.float64).reshape(-1)
             if value.numel() != prior.width:
                 expected = "a number" if prior.size is None else f"{prior.size} values"
-                raise ValueError(f"hyperparameter {name!r} takes {expected}, "
-                                 f"got {value.numel()} values")
+                raise ValueError(
+                    f"hyperparameter {name!r} takes {expected}, got {value.numel()} values"
+                )
             # A tolerance of float rounding only (np.logspace's ends, say), then clamped.
             slack = 1e-9 * (prior.high - prior.low) + 1e-12 * abs(prior.high)
             bad = (value < prior.low - slack) | (value > prior.high + slack) | value.isnan()
             if bad.any():
-                raise ValueError(f"hyperparameter {name!r} must lie in [{prior.low:g}, "
-                                 f"{prior.high:g}], got {float(value[bad][0]):g}")
+                raise ValueError(
+                    f"hyperparameter {name!r} must lie in [{prior.low:g}, "
+                    f"{prior.high:g}], got {float(value[bad][0]):g}"
+                )
             parts.append(value.clamp(prior.low, prior.high))
         return torch.cat(parts)
 
     def _setting(self, flat: Tensor) -> dict[str, float | list[float]]:
-        return {name: (float(v) if v.dim() == 0 else v.tolist())
-                for name, v in self._split(flat.detach().double()).items()}
+        return {
+            name: (float(v) if v.dim() == 0 else v.tolist())
+            for name, v in self._split(flat.detach().double()).items()
+        }
 
     def _dtype(self) -> torch.dtype:
         return self.model.target_dtype
@@ -191,10 +216,19 @@ class HyperSweep(nn.Module):
         return BoundNet(self.model, self.model.generate(flat))
 
     # -- training --------------------------------------------------------------------
-    def fit(self, data: Sequence[Tensor] | Iterable, *, steps: int = 1000,
-            batch_size: int | None = None, lr: float = 1e-3,
-            draws: int = 1, optimizer: torch.optim.Optimizer | None = None,
-            schedule: str = "cosine", seed: int = 0, progress: bool = True) -> HyperSweep:
+    def fit(
+        self,
+        data: Sequence[Tensor] | Iterable,
+        *,
+        steps: int = 1000,
+        batch_size: int | None = None,
+        lr: float = 1e-3,
+        draws: int = 1,
+        optimizer: torch.optim.Optimizer | None = None,
+        schedule: str = "cosine",
+        seed: int = 0,
+        progress: bool = True,
+    ) -> HyperSweep:
         """Train for ``steps`` steps; each step draws ``draws`` settings and averages the
         loss over them on one batch.
 
@@ -213,10 +247,13 @@ class HyperSweep(nn.Module):
         batches = _batches(data, batch_size, torch.Generator().manual_seed(seed))
         generator = torch.Generator().manual_seed(seed + 1)
         optimizer = optimizer or torch.optim.Adam(self.model.parameters(), lr=lr)
-        scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-                     if schedule == "cosine" else None)
+        scheduler = (
+            torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+            if schedule == "cosine"
+            else None
+        )
         self.model.train()
-        for _ in progress_bar(range(steps), total=steps, desc="hypernetwork", enabled=progress):
+        for step in progress_bar(range(steps), total=steps, desc="hypernetwork", enabled=progress):
             values = self.sample(draws, generator).to(self._dtype())
             batch = next(batches)
             if draws == 1:
@@ -224,12 +261,12 @@ class HyperSweep(nn.Module):
                 _check_scalar(value, "loss")
             else:
                 weights = self.model.generate(values)
-                value = 0.0
                 for k in range(draws):
                     net = BoundNet(self.model, {n: w[k] for n, w in weights.items()})
                     term = self.loss(net, batch, self._split(values[k]))
                     _check_scalar(term, "loss")
-                    value = value + term / draws
+                    value = term / draws if k == 0 else value + term / draws
+            check_finite(value, step=step)
             optimizer.zero_grad(set_to_none=True)
             value.backward()
             optimizer.step()
@@ -240,14 +277,22 @@ class HyperSweep(nn.Module):
         return self
 
     # -- using the trained model -----------------------------------------------------
-    def evaluate(self, hp: Mapping[str, object], data: Sequence[Tensor] | Iterable,
-                 metric: Metric | None = None) -> float:
+    def evaluate(
+        self,
+        hp: Mapping[str, object],
+        data: Sequence[Tensor] | Iterable,
+        metric: Metric | None = None,
+    ) -> float:
         """The validation ``metric`` of the network generated for ``hp``."""
         with torch.no_grad():
             return float(self._metric(self.bind(hp), data, self._resolve(metric)))
 
-    def sweep(self, grid: Mapping[str, Sequence] | Sequence[Mapping[str, object]],
-              data: Sequence[Tensor] | Iterable, metric: Metric | None = None) -> list[dict]:
+    def sweep(
+        self,
+        grid: Mapping[str, Sequence] | Sequence[Mapping[str, object]],
+        data: Sequence[Tensor] | Iterable,
+        metric: Metric | None = None,
+    ) -> list[dict]:
         """Evaluate ``metric`` at every setting of ``grid`` without retraining.
 
         ``grid`` is ``{name: [values...]}`` (every combination is evaluated) or a list of
@@ -263,9 +308,16 @@ class HyperSweep(nn.Module):
                 rows.append({**self._setting(flat), "metric": float(value)})
         return rows
 
-    def optimize(self, data: Sequence[Tensor] | Iterable, metric: Metric | None = None, *,
-                 steps: int = 100, lr: float = 0.05, start: Mapping[str, object] | None = None,
-                 fixed: Mapping[str, object] | None = None) -> OptimizeResult:
+    def optimize(
+        self,
+        data: Sequence[Tensor] | Iterable,
+        metric: Metric | None = None,
+        *,
+        steps: int = 100,
+        lr: float = 0.05,
+        start: Mapping[str, object] | None = None,
+        fixed: Mapping[str, object] | None = None,
+    ) -> OptimizeResult:
         """Gradient descent on the hyperparameters through the frozen hypernetwork.
 
         Minimises ``metric`` on ``data`` over the priors' ranges with projected Adam in
@@ -279,8 +331,9 @@ class HyperSweep(nn.Module):
         fixed = dict(fixed or {})
         unknown = [n for n in fixed if n not in self.priors]
         if unknown:
-            raise ValueError(f"fixed names unknown hyperparameters {unknown}; "
-                             f"known: {list(self.priors)}")
+            raise ValueError(
+                f"fixed names unknown hyperparameters {unknown}; known: {list(self.priors)}"
+            )
         if start is None:
             gamma0 = torch.full((self.width,), 0.5, dtype=torch.float64)
         else:
@@ -297,13 +350,15 @@ class HyperSweep(nn.Module):
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         for p in trainable:
             p.requires_grad_(False)
-        best, best_values, history = math.inf, None, []
+        best, history = math.inf, []
+        best_values: Tensor | None = None
         try:
             for step in range(steps + 1):
                 values = self._from_gamma(gamma)
-                value = self._metric(BoundNet(self.model, self.model.generate(values)),
-                                     data, metric)
-                current = value.item()
+                value = self._metric(
+                    BoundNet(self.model, self.model.generate(values)), data, metric
+                )
+                current = check_finite(value, step=step, what="metric")
                 history.append(current)
                 if current < best:
                     best, best_values = current, values.detach().clone()
@@ -311,6 +366,7 @@ class HyperSweep(nn.Module):
                     break
                 opt.zero_grad(set_to_none=True)
                 value.backward()
+                assert gamma.grad is not None  # the metric depends on gamma
                 gamma.grad[frozen] = 0.0
                 opt.step()
                 with torch.no_grad():  # projected: every iterate stays inside the ranges
@@ -318,6 +374,7 @@ class HyperSweep(nn.Module):
         finally:
             for p in trainable:
                 p.requires_grad_(True)
+        assert best_values is not None  # check_finite refuses a metric that is never < inf
         return OptimizeResult(self._setting(best_values), best, history)
 
     def materialize(self, hp: Mapping[str, object]) -> nn.Module:
@@ -333,15 +390,16 @@ class HyperSweep(nn.Module):
             raise TypeError(f"metric must be callable as metric(net, batch), got {metric!r}")
         return metric
 
-    def _metric(self, net: BoundNet, data: Sequence[Tensor] | Iterable,
-                metric: Metric) -> Tensor:
-        total, count = 0.0, 0
+    def _metric(self, net: BoundNet, data: Sequence[Tensor] | Iterable, metric: Metric) -> Tensor:
+        total: Tensor | None = None
+        count = 0
         for batch in _eval_batches(data):
             n = batch[0].shape[0]
             value = metric(net, batch)
             _check_scalar(value, "metric")
-            total, count = total + value * n, count + n
-        if count == 0:
+            total = value * n if total is None else total + value * n
+            count += n
+        if total is None or count == 0:
             raise ValueError("the validation data has no samples")
         return total / count
 
@@ -352,26 +410,29 @@ class HyperSweep(nn.Module):
                 raise ValueError("the grid is empty: give {name: [values, ...]}")
             unknown = [n for n in grid if n not in self.priors]
             if unknown:
-                raise ValueError(f"the grid names unknown hyperparameters {unknown}; "
-                                 f"known: {list(self.priors)}")
+                raise ValueError(
+                    f"the grid names unknown hyperparameters {unknown}; known: {list(self.priors)}"
+                )
             missing = [n for n in self.priors if n not in grid]
             if missing:
-                raise ValueError(f"the grid must give values for every hyperparameter; "
-                                 f"missing {missing}")
+                raise ValueError(
+                    f"the grid must give values for every hyperparameter; missing {missing}"
+                )
             axes = []
             for name, values in grid.items():
                 values = list(values) if isinstance(values, Iterable) else [values]
                 if not values:
                     raise ValueError(f"the grid has no values for {name!r}")
                 axes.append(values)
-            settings = [dict(zip(grid, combo)) for combo in product(*axes)]
+            settings = [dict(zip(grid, combo, strict=True)) for combo in product(*axes)]
         elif isinstance(grid, Sequence) and not isinstance(grid, str):
             settings = list(grid)
             if not settings:
                 raise ValueError("the grid is empty: give at least one setting")
         else:
-            raise TypeError("grid must be {name: [values]} or a list of settings, "
-                            f"got {type(grid).__name__}")
+            raise TypeError(
+                f"grid must be {{name: [values]}} or a list of settings, got {type(grid).__name__}"
+            )
         return [self._flatten(setting, "a grid setting") for setting in settings]
 
 
@@ -389,12 +450,14 @@ def _check_scalar(value: object, what: str) -> None:
         raise TypeError(f"{what} must return a scalar tensor, got {type(value).__name__}{shape}")
 
 
-def _as_tensors(data: Sequence[Tensor]) -> tuple[Tensor, ...] | None:
+def _as_tensors(data: object) -> tuple[Tensor, ...] | None:
     if isinstance(data, (tuple, list)) and data and all(isinstance(t, Tensor) for t in data):
         n = data[0].shape[0] if data[0].dim() else None
         if n is None or any(t.dim() == 0 or t.shape[0] != n for t in data):
-            raise ValueError("data tensors must share their first dimension, got shapes "
-                             f"{[tuple(t.shape) for t in data]}")
+            raise ValueError(
+                "data tensors must share their first dimension, got shapes "
+                f"{[tuple(t.shape) for t in data]}"
+            )
         if n == 0:
             raise ValueError("the data has no samples")
         return tuple(data)
@@ -413,7 +476,7 @@ def _batches(data: object, batch_size: int | None, generator: torch.Generator):
         while True:
             order = torch.randperm(n, generator=generator)
             for i in range(0, n - batch_size + 1, batch_size):
-                idx = order[i:i + batch_size]
+                idx = order[i : i + batch_size]
                 yield tuple(t[idx] for t in tensors)
     while True:
         empty = True
@@ -435,7 +498,8 @@ def _eval_batches(data: object):
 def _iterate(data: object):
     """One pass over an iterable of batches, each as a tuple of tensors."""
     if not isinstance(data, Iterable):
-        raise TypeError("data must be a tuple of tensors or an iterable of batches, "
-                        f"got {type(data).__name__}")
+        raise TypeError(
+            f"data must be a tuple of tensors or an iterable of batches, got {type(data).__name__}"
+        )
     for batch in data:
         yield tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)

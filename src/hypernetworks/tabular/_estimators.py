@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from .._checks import check_positive_int
 from .._model import HyperModel, hypernetize
+from ..runner import check_finite
 
 __all__ = ["HyperTabClassifier", "HyperTabRegressor"]
 
@@ -32,12 +33,20 @@ __all__ = ["HyperTabClassifier", "HyperTabRegressor"]
 class _HyperTabBase(BaseEstimator):
     """Shared fitting and prediction; subclasses define the output and the loss."""
 
-    def __init__(self, n_views: int = 32, view_size: float = 0.75,
-                 target_hidden: int = 64, hyper_hidden: int = 64, max_epochs: int = 200,
-                 batch_size: int = 64, learning_rate: float = 3e-3,
-                 validation_fraction: float = 0.1, n_iter_no_change: int = 20,
-                 random_state: int | np.random.RandomState | None = None,
-                 device: str = "cpu") -> None:
+    def __init__(
+        self,
+        n_views: int = 32,
+        view_size: float = 0.75,
+        target_hidden: int = 64,
+        hyper_hidden: int = 64,
+        max_epochs: int = 200,
+        batch_size: int = 64,
+        learning_rate: float = 3e-3,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 20,
+        random_state: int | np.random.RandomState | None = None,
+        device: str = "cpu",
+    ) -> None:
         self.n_views = n_views
         self.view_size = view_size
         self.target_hidden = target_hidden
@@ -62,16 +71,33 @@ class _HyperTabBase(BaseEstimator):
 
     # -- fitting ------------------------------------------------------------------------
     def _check_params(self) -> None:
-        for name in ("n_views", "target_hidden", "hyper_hidden", "max_epochs", "batch_size",
-                     "n_iter_no_change"):
+        for name in (
+            "n_views",
+            "target_hidden",
+            "hyper_hidden",
+            "max_epochs",
+            "batch_size",
+            "n_iter_no_change",
+        ):
             check_positive_int(getattr(self, name), name)
         size = self.view_size
-        if isinstance(size, bool) or not isinstance(size, numbers.Real) or size <= 0 or (
-                not isinstance(size, numbers.Integral) and size > 1):
-            raise ValueError("view_size must be a fraction in (0, 1] or a positive int number "
-                             f"of features, got {size!r}")
-        if not isinstance(self.learning_rate, numbers.Real) or not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if (
+            isinstance(size, bool)
+            or not isinstance(size, numbers.Real)
+            or size <= 0
+            or (not isinstance(size, numbers.Integral) and size > 1)
+        ):
+            raise ValueError(
+                "view_size must be a fraction in (0, 1] or a positive int number "
+                f"of features, got {size!r}"
+            )
+        rate = self.learning_rate
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, numbers.Real)
+            or not (0 < rate < float("inf"))
+        ):
+            raise ValueError(f"learning_rate must be a finite number > 0, got {rate!r}")
         fraction = self.validation_fraction
         if not isinstance(fraction, numbers.Real) or not 0 <= fraction < 1:
             raise ValueError(f"validation_fraction must lie in [0, 1), got {fraction!r}")
@@ -86,12 +112,16 @@ class _HyperTabBase(BaseEstimator):
         return masks
 
     def _build(self, n_features: int) -> HyperModel:
-        target = nn.Sequential(nn.Linear(n_features, self.target_hidden), nn.ReLU(),
-                               nn.Linear(self.target_hidden, self._outputs()))
+        target = nn.Sequential(
+            nn.Linear(n_features, self.target_hidden),
+            nn.ReLU(),
+            nn.Linear(self.target_hidden, self._outputs()),
+        )
         return hypernetize(target, n_features, hidden=(self.hyper_hidden,))
 
-    def _forward(self, x: Tensor, model: HyperModel | None = None,
-                 masks: Tensor | None = None) -> Tensor:
+    def _forward(
+        self, x: Tensor, model: HyperModel | None = None, masks: Tensor | None = None
+    ) -> Tensor:
         """Every view's output for every row: ``[n_views, n, outputs]``, in one call."""
         model = self.model_ if model is None else model
         masks = self._masks if masks is None else masks
@@ -123,13 +153,20 @@ class _HyperTabBase(BaseEstimator):
             return np.arange(n), None
         stratify = self._stratify(y)
         try:
-            return train_test_split(np.arange(n), test_size=n_val, stratify=stratify,
-                                    random_state=rng)
+            return train_test_split(
+                np.arange(n), test_size=n_val, stratify=stratify, random_state=rng
+            )
         except ValueError:  # a class too small to stratify
             return train_test_split(np.arange(n), test_size=n_val, random_state=rng)
 
-    def _train(self, x: Tensor, y: Tensor, idx_train: np.ndarray, idx_val: np.ndarray | None,
-               rng: np.random.RandomState) -> None:
+    def _train(
+        self,
+        x: Tensor,
+        y: Tensor,
+        idx_train: np.ndarray,
+        idx_val: np.ndarray | None,
+        rng: np.random.RandomState,
+    ) -> None:
         model = self.model_
         opt = torch.optim.Adam(model.parameters(), lr=self.learning_rate)
         best, best_state, stale = np.inf, None, 0
@@ -140,9 +177,10 @@ class _HyperTabBase(BaseEstimator):
             order = idx_train[rng.permutation(len(idx_train))]
             total = 0.0
             for start in range(0, len(order), batch):
-                rows = torch.from_numpy(order[start:start + batch]).to(x.device)
+                rows = torch.from_numpy(order[start : start + batch]).to(x.device)
                 out = self._forward(x[rows])
                 loss = self._loss(out, y[rows].unsqueeze(0).expand(out.shape[0], -1))
+                check_finite(loss, step=f"epoch {epoch + 1}, batch {start // batch + 1}")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -215,10 +253,11 @@ class HyperTabClassifier(ClassifierMixin, _HyperTabBase):
     """
 
     def fit(self, X: object, y: object) -> HyperTabClassifier:
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
-        self.classes_, encoded = np.unique(y, return_inverse=True)
-        self._fit(X, encoded.astype(np.int64))
+        checked: tuple[np.ndarray, np.ndarray] = validate_data(self, X, y, dtype=np.float64)
+        features, labels = checked
+        check_classification_targets(labels)
+        self.classes_, encoded = np.unique(labels, return_inverse=True)
+        self._fit(features, encoded.astype(np.int64))
         return self
 
     def _outputs(self) -> int:
@@ -237,7 +276,7 @@ class HyperTabClassifier(ClassifierMixin, _HyperTabBase):
     def predict_proba(self, X: object) -> np.ndarray:
         """Class probabilities, averaged over the views: ``[n_samples, n_classes]``."""
         proba = self._predict_views(X).softmax(-1).mean(0).double().numpy()
-        proba = proba[:, :len(self.classes_)]
+        proba = proba[:, : len(self.classes_)]
         return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X: object) -> np.ndarray:
@@ -263,10 +302,13 @@ class HyperTabRegressor(RegressorMixin, _HyperTabBase):
     """
 
     def fit(self, X: object, y: object) -> HyperTabRegressor:
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
-        self._y_mean = float(y.mean())
-        self._y_scale = float(y.std()) or 1.0
-        self._fit(X, ((y - self._y_mean) / self._y_scale).astype(np.float32))
+        checked: tuple[np.ndarray, np.ndarray] = validate_data(
+            self, X, y, dtype=np.float64, y_numeric=True
+        )
+        features, targets = checked
+        self._y_mean = float(targets.mean())
+        self._y_scale = float(targets.std()) or 1.0
+        self._fit(features, ((targets - self._y_mean) / self._y_scale).astype(np.float32))
         return self
 
     def _outputs(self) -> int:

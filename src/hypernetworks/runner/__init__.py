@@ -1,0 +1,53 @@
+"""What every recipe's run shares: seeding, progress, tables, NaN checks, and files
+(``metrics.json``, plots, checkpoints) written atomically into a locked ``--out`` folder.
+
+See docs/recipes.md for the contract. Example:
+
+    >>> from hypernetworks.runner import Run, format_table
+    >>> with Run("demo", {"steps": 3}, seed=0, progress=False) as run:
+    ...     losses = [run.check_finite(1.0 / (s + 1), step=s) for s in run.progress(range(3))]
+    >>> [round(v, 2) for v in losses]
+    [1.0, 0.5, 0.33]
+"""
+
+from ._errors import CheckpointError as CheckpointError
+from ._errors import DeviceError as DeviceError
+from ._errors import NonFiniteError as NonFiniteError
+from ._errors import OutputBusyError as OutputBusyError
+from ._errors import OutputError as OutputError
+from ._errors import RunError as RunError
+from ._files import OutputLock as OutputLock
+from ._files import atomic_write as atomic_write
+from ._files import check_writable as check_writable
+from ._files import write_json as write_json
+from ._report import check_finite as check_finite
+from ._report import format_table as format_table
+from ._report import progress as progress
+from ._run import CHECKPOINT_FORMAT as CHECKPOINT_FORMAT
+from ._run import Run as Run
+from ._run import add_common_arguments as add_common_arguments
+from ._run import nonnegative_int as nonnegative_int
+from ._run import positive_float as positive_float
+from ._run import positive_int as positive_int
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CheckpointError",
+    "DeviceError",
+    "NonFiniteError",
+    "OutputBusyError",
+    "OutputError",
+    "OutputLock",
+    "Run",
+    "RunError",
+    "add_common_arguments",
+    "atomic_write",
+    "check_finite",
+    "check_writable",
+    "format_table",
+    "nonnegative_int",
+    "positive_float",
+    "positive_int",
+    "progress",
+    "write_json",
+]
