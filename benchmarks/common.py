@@ -55,9 +55,18 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_interleaved(steps: dict[str, Step], repeats: int, device: str = "cpu",
-                     warmup: int = 5) -> dict[str, float]:
-    """Median seconds per call of each step, running the steps round-robin."""
+def time_interleaved(
+    steps: dict[str, Step],
+    repeats: int,
+    device: str = "cpu",
+    warmup: int = 5,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
+    """Median seconds per call of each step, running the steps round-robin.
+
+    ``clock=time.process_time`` measures this process's CPU time (single-threaded CPU
+    runs): less inflated than wall time when other processes share the cores.
+    """
     for step in steps.values():
         for _ in range(warmup):
             step()
@@ -65,23 +74,26 @@ def time_interleaved(steps: dict[str, Step], repeats: int, device: str = "cpu",
     samples: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(repeats):
         for name, step in steps.items():
-            start = time.perf_counter()
+            start = clock()
             step()
             sync(device)
-            samples[name].append(time.perf_counter() - start)
+            samples[name].append(clock() - start)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
     """Format ``rows`` as a Markdown table; ``columns`` is (key, header, format)."""
+
     def cell(row: dict, key: str, fmt: str) -> str:
         value = row.get(key)
         if value is None:
             return "—"
         return format(value, fmt) if fmt and not isinstance(value, str) else str(value)
 
-    lines = ["| " + " | ".join(h for _, h, _ in columns) + " |",
-             "|" + "|".join("---" for _ in columns) + "|"]
+    lines = [
+        "| " + " | ".join(h for _, h, _ in columns) + " |",
+        "|" + "|".join("---" for _ in columns) + "|",
+    ]
     lines += ["| " + " | ".join(cell(r, k, f) for k, _, f in columns) + " |" for r in rows]
     return "\n".join(lines)
 

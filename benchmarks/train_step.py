@@ -20,11 +20,11 @@ from __future__ import annotations
 import random
 
 import torch
-from common import count, parser, save, setup, table, time_interleaved, try_import
-from models import TARGETS, mlp
 from torch import nn
 
 import hypernetworks as hn
+from common import count, parser, save, setup, table, time_interleaved, try_import
+from models import TARGETS, mlp
 
 BATCH = 128
 # Our heads. "full" uses HyperLight's default generator size (1 -> 16 -> 64 -> P).
@@ -65,8 +65,9 @@ def hyperlight_case(make, x, y, device):
         return None, why
     main = make()
     main = hl.hypernetize(main, modules=hl.find_modules_of_type(main, [nn.Linear, nn.Conv2d]))
-    hyper = hl.HyperNet(input_shapes={"h": (1,)}, output_shapes=main.external_shapes(),
-                        hidden_sizes=[16, 64])
+    hyper = hl.HyperNet(
+        input_shapes={"h": (1,)}, output_shapes=main.external_shapes(), hidden_sizes=[16, 64]
+    )
     main, hyper = main.to(device), hyper.to(device)
 
     def forward():
@@ -100,19 +101,33 @@ def hypnettorch_cases(name, x, y, device):
 
     def target(no_weights):
         if name.startswith("MLP"):
-            return MLP(n_in=64, n_out=10, hidden_layers=(256, 256), no_weights=no_weights,
-                       verbose=False)
-        return LeNet(in_shape=(28, 28, 1), num_classes=10, arch="mnist_small",
-                     no_weights=no_weights, verbose=False)
+            return MLP(
+                n_in=64, n_out=10, hidden_layers=(256, 256), no_weights=no_weights, verbose=False
+            )
+        return LeNet(
+            in_shape=(28, 28, 1),
+            num_classes=10,
+            arch="mnist_small",
+            no_weights=no_weights,
+            verbose=False,
+        )
 
     own = target(False).to(device)
     mnet = target(True).to(device)
     shapes = mnet.param_shapes
     full = HMLP(shapes, uncond_in_size=1, cond_in_size=0, layers=(16, 64), verbose=False)
-    chunked = ChunkedHMLP(shapes, chunk_size=4096, chunk_emb_size=8, uncond_in_size=1,
-                          cond_in_size=0, layers=(16,), verbose=False)
-    cases = {"hypnettorch plain (own net)": (_adam_step(own.parameters(), lambda: own(x), y),
-                                              count(own))}
+    chunked = ChunkedHMLP(
+        shapes,
+        chunk_size=4096,
+        chunk_emb_size=8,
+        uncond_in_size=1,
+        cond_in_size=0,
+        layers=(16,),
+        verbose=False,
+    )
+    cases = {
+        "hypnettorch plain (own net)": (_adam_step(own.parameters(), lambda: own(x), y), count(own))
+    }
     for label, hnet in (("hypnettorch HMLP", full), ("hypnettorch ChunkedHMLP", chunked)):
         hnet = hnet.to(device)
 
@@ -133,8 +148,10 @@ def timing(args, info) -> list[dict]:
         for head, config in HEADS.items():
             label = f"hypernetworks {head}"
             cases[label], params[label] = ours(make, x, y, config, args.device)
-        for label, build in (("HyperLight (1-16-64-P)", hyperlight_case),
-                             ("hyper-nn linear chunked", hypernn_case)):
+        for label, build in (
+            ("HyperLight (1-16-64-P)", hyperlight_case),
+            ("hyper-nn linear chunked", hypernn_case),
+        ):
             case, why = build(make, x, y, args.device)
             if case is None:
                 notes[label] = why
@@ -148,8 +165,15 @@ def timing(args, info) -> list[dict]:
         times = time_interleaved(cases, args.repeats, args.device)
         for label, seconds in times.items():
             base = "hypnettorch plain (own net)" if label.startswith("hypnettorch") else "plain"
-            rows.append({"target": name, "method": label, "params": params[label],
-                         "ms": 1e3 * seconds, "ratio": seconds / times[base]})
+            rows.append(
+                {
+                    "target": name,
+                    "method": label,
+                    "params": params[label],
+                    "ms": 1e3 * seconds,
+                    "ratio": seconds / times[base],
+                }
+            )
         for label, why in notes.items():
             rows.append({"target": name, "method": label, "note": f"cannot run: {why}"})
     return rows
@@ -166,34 +190,53 @@ def accuracy(args, steps: int = 1500, seeds=(0, 1, 2)) -> list[dict]:
         scores = []
         for seed in seeds:
             x_tr, x_te, y_tr, y_te = train_test_split(
-                features / 16.0, labels, test_size=0.3, stratify=labels, random_state=seed)
+                features / 16.0, labels, test_size=0.3, stratify=labels, random_state=seed
+            )
             gen = torch.Generator().manual_seed(seed)
-            perms = torch.stack([torch.arange(10)] + [torch.randperm(10, generator=gen)
-                                                      for _ in range(4)])
-            x_tr, x_te = torch.tensor(x_tr, dtype=torch.float32), torch.tensor(x_te, dtype=torch.float32)
+            perms = torch.stack(
+                [torch.arange(10)] + [torch.randperm(10, generator=gen) for _ in range(4)]
+            )
+            x_tr, x_te = (
+                torch.tensor(x_tr, dtype=torch.float32),
+                torch.tensor(x_te, dtype=torch.float32),
+            )
             y_tr, y_te = torch.tensor(y_tr), torch.tensor(y_te)
             torch.manual_seed(seed)
             if config is None:
                 nets = [mlp() for _ in range(5)]
                 params = [p for n in nets for p in n.parameters()]
-                forward = lambda xb, t, nets=nets: nets[t](xb)
+
+                def forward(xb, t, nets=nets):
+                    return nets[t](xb)
             else:
                 model = hn.hypernetize(mlp(), hn.TaskEmbedding(5, 8), **config)
                 params = list(model.parameters())
-                forward = lambda xb, t, model=model: model(xb, t)
+
+                def forward(xb, t, model=model):
+                    return model(xb, t)
+
             optimizer = torch.optim.Adam(params, lr=1e-3)
             for _ in range(steps):
                 task = int(torch.randint(0, 5, (1,), generator=gen))
                 idx = torch.randint(0, len(x_tr), (BATCH,), generator=gen)
                 optimizer.zero_grad()
-                nn.functional.cross_entropy(forward(x_tr[idx], task), perms[task][y_tr[idx]]).backward()
+                nn.functional.cross_entropy(
+                    forward(x_tr[idx], task), perms[task][y_tr[idx]]
+                ).backward()
                 optimizer.step()
             with torch.no_grad():
-                accs = [float((forward(x_te, t).argmax(-1) == perms[t][y_te]).float().mean())
-                        for t in range(5)]
+                accs = [
+                    float((forward(x_te, t).argmax(-1) == perms[t][y_te]).float().mean())
+                    for t in range(5)
+                ]
             scores.append(100 * sum(accs) / 5)
-        rows.append({"head": head, "accuracy": sum(scores) / len(scores),
-                     "per_seed": [round(s, 2) for s in scores]})
+        rows.append(
+            {
+                "head": head,
+                "accuracy": sum(scores) / len(scores),
+                "per_seed": [round(s, 2) for s in scores],
+            }
+        )
     return rows
 
 
@@ -203,20 +246,43 @@ def main() -> None:
     args = p.parse_args()
     info = setup(args)
     rows = timing(args, info)
-    print(f"Training-step overhead ({info['threads']} thread(s), batch {BATCH}, {args.device}, "
-          f"median of {args.repeats}):\n")
-    print(table(rows, [("target", "target", ""), ("method", "method", ""),
-                       ("params", "trainable params", ","), ("ms", "ms/step", ".2f"),
-                       ("ratio", "× plain", ".2f"), ("note", "note", "")]))
+    print(
+        f"Training-step overhead ({info['threads']} thread(s), batch {BATCH}, {args.device}, "
+        f"median of {args.repeats}):\n"
+    )
+    print(
+        table(
+            rows,
+            [
+                ("target", "target", ""),
+                ("method", "method", ""),
+                ("params", "trainable params", ","),
+                ("ms", "ms/step", ".2f"),
+                ("ratio", "× plain", ".2f"),
+                ("note", "note", ""),
+            ],
+        )
+    )
     result = {"info": info, "timing": rows}
     if args.accuracy:
         acc = accuracy(args)
-        print("\nRelabelled digits, MLP 64-256-256-10, 1500 Adam steps, mean test accuracy (%) "
-              "over 5 tasks, 3 seeds:\n")
-        print(table(acc, [("head", "head", ""), ("accuracy", "accuracy %", ".2f"),
-                          ("per_seed", "per seed", "")]))
+        print(
+            "\nRelabelled digits, MLP 64-256-256-10, 1500 Adam steps, mean test accuracy (%) "
+            "over 5 tasks, 3 seeds:\n"
+        )
+        print(
+            table(
+                acc,
+                [
+                    ("head", "head", ""),
+                    ("accuracy", "accuracy %", ".2f"),
+                    ("per_seed", "per seed", ""),
+                ],
+            )
+        )
         result["accuracy"] = acc
-    print(f"\nwrote {save(args.out, 'train_step' + ('_' + args.device if args.device != 'cpu' else ''), result)}")
+    name = "train_step" + ("_" + args.device if args.device != "cpu" else "")
+    print(f"\nwrote {save(args.out, name, result)}")
 
 
 if __name__ == "__main__":

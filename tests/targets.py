@@ -61,8 +61,11 @@ class Nested(nn.Module):
 
 def _conv_net() -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(4, 8, 3, padding=1, groups=2), nn.ReLU(),
-        nn.Conv2d(8, 8, 3, groups=8), nn.Flatten(), nn.Linear(8 * 4 * 4, 3),
+        nn.Conv2d(4, 8, 3, padding=1, groups=2),
+        nn.ReLU(),
+        nn.Conv2d(8, 8, 3, groups=8),
+        nn.Flatten(),
+        nn.Linear(8 * 4 * 4, 3),
     )
 
 
@@ -87,8 +90,9 @@ TARGETS = {
         lambda b: torch.randn(b, 6),
     ),
     "batchnorm2d": (
-        lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
-                              nn.Linear(4 * 4 * 4, 2)),
+        lambda: nn.Sequential(
+            nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 2)
+        ),
         lambda b: torch.randn(b, 3, 6, 6),
     ),
     "multihead_attention": (SelfAttention, lambda b: torch.randn(b, 5, 8)),

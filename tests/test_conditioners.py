@@ -24,9 +24,17 @@ def test_task_embedding_accepts_ints_tensors_and_lists():
         (torch.tensor([0, -1]), ValueError, r"task ids must lie in \[0, 4\] .* got -1"),
         (1.0, TypeError, r"expected a task id \(int\).* got 1.0 \(float\)"),
         (True, TypeError, r"got True \(bool\)"),
-        (torch.tensor([0.0, 1.0]), TypeError, "got Tensor of shape \\(2,\\) and dtype torch.float32"),
+        (
+            torch.tensor([0.0, 1.0]),
+            TypeError,
+            "got Tensor of shape \\(2,\\) and dtype torch.float32",
+        ),
         (torch.zeros(2, 2, dtype=torch.long), TypeError, "got Tensor of shape \\(2, 2\\)"),
-        (torch.tensor([], dtype=torch.long), ValueError, "at least one task id, got an empty batch"),
+        (
+            torch.tensor([], dtype=torch.long),
+            ValueError,
+            "at least one task id, got an empty batch",
+        ),
         ("0", TypeError, r"got '0' \(str\)"),
     ],
 )
@@ -40,8 +48,13 @@ def test_hyperparameters_normalise_linear_and_log_ranges():
     assert hp.dim == 3 and hp.bounded
     torch.testing.assert_close(hp({"wd": 1e-5, "p": 0.5, "m": 2.0}), torch.tensor([0.0, 1.0, 0.5]))
     torch.testing.assert_close(hp({"wd": 1e-3, "p": 0.0, "m": 3.0}), torch.tensor([0.5, 0.0, 1.0]))
-    batch = hp({"wd": torch.tensor([1e-5, 1e-1]), "p": torch.tensor([0.1, 0.2]),
-                "m": torch.tensor([1.0, 1.0])})
+    batch = hp(
+        {
+            "wd": torch.tensor([1e-5, 1e-1]),
+            "p": torch.tensor([0.1, 0.2]),
+            "m": torch.tensor([1.0, 1.0]),
+        }
+    )
     assert batch.shape == (2, 3)
     torch.testing.assert_close(hp(torch.tensor([[1e-5, 0.1, 1.0], [1e-1, 0.2, 1.0]])), batch)
     # endpoints given in float64 survive the float32 round trip
@@ -56,8 +69,7 @@ def test_hyperparameters_normalise_linear_and_log_ranges():
         ({"wd": 1e-3}, ValueError, r"must be exactly \['wd', 'p'\]; missing \['p'\], unknown \[\]"),
         ({"wd": 1e-3, "p": 0.1, "lr": 1.0}, ValueError, r"missing \[\], unknown \['lr'\]"),
         ({"wd": "big", "p": 0.1}, TypeError, r"'wd' must be a float, got 'big' \(str\)"),
-        ({"wd": torch.tensor([1e-3, 1e-2]), "p": torch.tensor([0.1])}, ValueError,
-         "same shape"),
+        ({"wd": torch.tensor([1e-3, 1e-2]), "p": torch.tensor([0.1])}, ValueError, "same shape"),
         (torch.tensor([1e-3, 0.1, 0.2]), ValueError, r"shape \[2\] or \[batch, 2\]"),
         (torch.tensor([1, 0]), TypeError, "must be floating point, got dtype torch.int64"),
         ([1e-3, 0.1], TypeError, r"must be a dict \{name: value\} or a tensor, got \[0.001, 0.1\]"),
@@ -159,8 +171,10 @@ def test_vector_errors(c, error, message):
         Vector(3)(c)
 
 
-@pytest.mark.parametrize("make", [lambda: TaskEmbedding(0, 3), lambda: Vector(-2),
-                                  lambda: SetEncoder(3, 0), lambda: Noise(2.0)])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: TaskEmbedding(0, 3), lambda: Vector(-2), lambda: SetEncoder(3, 0), lambda: Noise(2.0)],
+)
 def test_sizes_must_be_positive_ints(make):
     with pytest.raises((TypeError, ValueError), match="must be a positive int"):
         make()

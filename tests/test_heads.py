@@ -77,10 +77,12 @@ def test_layerwise_shares_one_generator_per_shape():
     model = hypernetize(net, 4, head=LayerWise(embedding_dim=8))
     # shapes: (16,16) x5, (16,) x5, (3,16), (3,) -> 4 generators
     assert len(model.head.generators) == 4
-    deep = hypernetize(nn.Sequential(*[nn.Linear(16, 16) for _ in range(10)]), 4,
-                       head=LayerWise(embedding_dim=8))
-    shallow = hypernetize(nn.Sequential(*[nn.Linear(16, 16) for _ in range(2)]), 4,
-                          head=LayerWise(embedding_dim=8))
+    deep = hypernetize(
+        nn.Sequential(*[nn.Linear(16, 16) for _ in range(10)]), 4, head=LayerWise(embedding_dim=8)
+    )
+    shallow = hypernetize(
+        nn.Sequential(*[nn.Linear(16, 16) for _ in range(2)]), 4, head=LayerWise(embedding_dim=8)
+    )
     # Extra equal layers cost only their embeddings.
     assert _head_size(deep) - _head_size(shallow) == 2 * 8 * 8
 
@@ -110,16 +112,31 @@ def test_chunked_covers_a_size_that_is_not_a_multiple_of_the_chunk():
         (lambda: Chunked(16.0, 8), TypeError, "chunk_size must be a positive int, got 16.0"),
         (lambda: LayerWise(True), TypeError, "embedding_dim must be a positive int, got True"),
         (lambda: LowRank(-1), ValueError, "rank must be a positive int, got -1"),
-        (lambda: hypernetize(nn.Linear(2, 2), 3, head="chunked"), ValueError,
-         "head must be 'full' or a head object .* got 'chunked'"),
-        (lambda: hypernetize(nn.Linear(2, 2), 3, head=nn.Linear(2, 2)), TypeError,
-         "head must be 'full' or a hypernetworks.Head, got Linear"),
-        (lambda: hypernetize(nn.Linear(2, 2), 3, hidden=64), TypeError,
-         r"hidden must be a tuple of layer widths, e.g. \(64, 64\), got 64"),
-        (lambda: hypernetize(nn.Linear(2, 2), 3, hidden=(64, 0)), ValueError,
-         "each hidden width must be a positive int, got 0"),
-        (lambda: hypernetize(nn.Linear(2, 2), 3, mip="yes"), TypeError,
-         "`mip` must be a bool or a hypernetworks.MIP, got 'yes'"),
+        (
+            lambda: hypernetize(nn.Linear(2, 2), 3, head="chunked"),
+            ValueError,
+            "head must be 'full' or a head object .* got 'chunked'",
+        ),
+        (
+            lambda: hypernetize(nn.Linear(2, 2), 3, head=nn.Linear(2, 2)),
+            TypeError,
+            "head must be 'full' or a hypernetworks.Head, got Linear",
+        ),
+        (
+            lambda: hypernetize(nn.Linear(2, 2), 3, hidden=64),
+            TypeError,
+            r"hidden must be a tuple of layer widths, e.g. \(64, 64\), got 64",
+        ),
+        (
+            lambda: hypernetize(nn.Linear(2, 2), 3, hidden=(64, 0)),
+            ValueError,
+            "each hidden width must be a positive int, got 0",
+        ),
+        (
+            lambda: hypernetize(nn.Linear(2, 2), 3, mip="yes"),
+            TypeError,
+            "`mip` must be a bool or a hypernetworks.MIP, got 'yes'",
+        ),
         (lambda: MIP(encoding=1), TypeError, "MIP `encoding` must be a bool, got 1"),
     ],
 )

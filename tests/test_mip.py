@@ -56,8 +56,9 @@ def test_ablations_select_each_part():
     encoding_only = hypernetize(_net(), hp, mip=MIP(encoding=True, residual=False))
     assert encoding_only.body[0].in_features == 2
     assert not any(p.requires_grad for p in encoding_only.target.parameters())
-    residual_only = hypernetize(_net(), Hyperparameters(lam=(0.0, 1.0)),
-                                mip=MIP(encoding=False, residual=True))
+    residual_only = hypernetize(
+        _net(), Hyperparameters(lam=(0.0, 1.0)), mip=MIP(encoding=False, residual=True)
+    )
     assert residual_only.body[0].in_features == 1
     assert all(p.requires_grad for p in residual_only.target.parameters())
     assert hypernetize(_net(), 3, mip=True).mip == MIP()

@@ -152,15 +152,27 @@ def test_hypernetwork_follows_the_target_dtype():
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda: hypernetize([nn.Linear(2, 2)], 3), TypeError,
-         r"target must be an nn.Module, got \[Linear"),
-        (lambda: hypernetize(nn.Linear(2, 2), "task"), TypeError,
-         r"condition must be an int .* got 'task' \(str\)"),
+        (
+            lambda: hypernetize([nn.Linear(2, 2)], 3),
+            TypeError,
+            r"target must be an nn.Module, got \[Linear",
+        ),
+        (
+            lambda: hypernetize(nn.Linear(2, 2), "task"),
+            TypeError,
+            r"condition must be an int .* got 'task' \(str\)",
+        ),
         (lambda: hypernetize(nn.Linear(2, 2), True), TypeError, r"got True \(bool\)"),
-        (lambda: hypernetize(nn.Linear(2, 2), 0), ValueError,
-         "condition must be a positive int, got 0"),
-        (lambda: hypernetize(nn.ReLU(), 3), ValueError,
-         "the target ReLU has no parameters, so there is nothing to generate"),
+        (
+            lambda: hypernetize(nn.Linear(2, 2), 0),
+            ValueError,
+            "condition must be a positive int, got 0",
+        ),
+        (
+            lambda: hypernetize(nn.ReLU(), 3),
+            ValueError,
+            "the target ReLU has no parameters, so there is nothing to generate",
+        ),
     ],
 )
 def test_construction_errors(call, error, message):
@@ -170,15 +182,20 @@ def test_construction_errors(call, error, message):
 
 def test_call_errors():
     model = hypernetize(nn.Linear(3, 2), 4)
-    with pytest.raises(ValueError, match=r"a batch of 5 conditions needs every input with 5 "
-                       r"samples along dim 0; input #0 has shape \(4, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"a batch of 5 conditions needs inputs with 5 "
+        r"samples along dim 0; input #0 has shape \(4, 3\)",
+    ):
         model(torch.randn(4, 3), torch.randn(5, 4))
     with pytest.raises(ValueError, match=r"shape \[4\] or \[batch, 4\], got shape \(3,\)"):
         model(torch.randn(4, 3), torch.randn(3))
-    with pytest.raises(TypeError, match="condition's dtype torch.float64 does not match the "
-                       "hypernetwork's torch.float32"):
+    with pytest.raises(
+        TypeError,
+        match="condition's dtype torch.float64 does not match the hypernetwork's torch.float32",
+    ):
         model(torch.randn(4, 3), torch.randn(4, dtype=torch.float64))
-    with pytest.raises(TypeError, match=r"x must be a Tensor or a tuple .* got \[\[1.0"):
+    with pytest.raises(TypeError, match=r"x must be a Tensor, a tuple .* got \[\[1.0"):
         model([[1.0, 2.0, 3.0]], torch.randn(4))
     with pytest.raises(ValueError, match="materialize takes one condition, got a batch of 2"):
         model.materialize(torch.randn(2, 4))
@@ -199,8 +216,11 @@ def test_per_sample_outputs_must_put_the_batch_first():
     model = hypernetize(Hidden(), TaskEmbedding(3, 4))
     x = torch.randn(3, 5, 3)
     assert model(x, 0).shape == (2, 3, 4)
-    with pytest.raises(ValueError, match=r"batch as its first dimension; output #0 for a "
-                       r"group of 1 sample\(s\) has shape \(2, 1, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"batch as its first dimension; output #0 for a "
+        r"group of 1 sample\(s\) has shape \(2, 1, 4\)",
+    ):
         model(torch.randn(3, 5, 3), torch.tensor([0, 1, 2]))
 
 

@@ -26,17 +26,24 @@ def test_patterns_types_and_mixtures():
     net = _net()
     assert select_parameters(net, ["head.*"]) == ["head.weight", "head.bias"]
     assert select_parameters(net, ["features.*.weight"]) == [
-        "features.0.conv.weight", "features.0.norm.weight",
-        "features.1.conv.weight", "features.1.norm.weight",
+        "features.0.conv.weight",
+        "features.0.norm.weight",
+        "features.1.conv.weight",
+        "features.1.norm.weight",
     ]
     assert select_parameters(net, [nn.BatchNorm2d]) == [
-        "features.0.norm.weight", "features.0.norm.bias",
-        "features.1.norm.weight", "features.1.norm.bias",
+        "features.0.norm.weight",
+        "features.0.norm.bias",
+        "features.1.norm.weight",
+        "features.1.norm.bias",
     ]
     assert select_parameters(net, [Block]) == [n for n, _ in net.named_parameters()][:8]
     assert select_parameters(net, ["head.bias", nn.Conv2d]) == [
-        "features.0.conv.weight", "features.0.conv.bias",
-        "features.1.conv.weight", "features.1.conv.bias", "head.bias",
+        "features.0.conv.weight",
+        "features.0.conv.bias",
+        "features.1.conv.weight",
+        "features.1.conv.bias",
+        "head.bias",
     ]
     assert select_parameters(net, "head.bias") == ["head.bias"]
 
@@ -53,14 +60,30 @@ def test_tied_parameters_appear_once_under_their_first_name():
     "params, error, message",
     [
         ([], ValueError, "params is empty, so no parameter is selected; pass None"),
-        (["features.*.gamma"], ValueError,
-         (r"params pattern 'features.\*.gamma' matches no parameter of the target; its "
-          r"parameters are: features.0.conv.weight, ")),
-        ([nn.LSTM], ValueError,
-         ("params type LSTM matches no module with parameters in the target; module types "
-          "with parameters there: BatchNorm2d, Conv2d, Linear")),
-        ([3], TypeError, (r"each params item must be a glob pattern \(str\) or an nn.Module "
-                          r"subclass, got 3 \(int\)")),
+        (
+            ["features.*.gamma"],
+            ValueError,
+            (
+                r"params pattern 'features.\*.gamma' matches no parameter of the target; its "
+                r"parameters are: features.0.conv.weight, "
+            ),
+        ),
+        (
+            [nn.LSTM],
+            ValueError,
+            (
+                "params type LSTM matches no module with parameters in the target; module types "
+                "with parameters there: BatchNorm2d, Conv2d, Linear"
+            ),
+        ),
+        (
+            [3],
+            TypeError,
+            (
+                r"each params item must be a glob pattern \(str\) or an nn.Module "
+                r"subclass, got 3 \(int\)"
+            ),
+        ),
         ([int], TypeError, "got <class 'int'>"),
         ({"head.*"}, TypeError, r"params must be None or a list .* got \{'head.\*'\} \(set\)"),
     ],

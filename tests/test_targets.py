@@ -10,8 +10,12 @@ from .helpers import perturb
 from .targets import TARGETS
 
 IDS = torch.tensor([0, 1, 2, 3, 1, 0])
-HEADS = {"full": "full", "chunked": Chunked(16, 4), "layerwise": LayerWise(4),
-         "lowrank": LowRank(2)}
+HEADS = {
+    "full": "full",
+    "chunked": Chunked(16, 4),
+    "layerwise": LayerWise(4),
+    "lowrank": LowRank(2),
+}
 
 
 def _make(name: str, **kwargs):
@@ -114,26 +118,25 @@ def test_at_initialisation_mip_model_computes_the_target():
         _close(model(x, IDS), target(x))
 
 
-def test_lowrank_linear_layers_run_factored_per_sample(monkeypatch):
-    """With LowRank, per-sample linear layers use x·θ₀ᵀ + (x·Bᵀ)·Aᵀ: no B×m×n weights."""
-    from hypernetworks import _factored
+@pytest.mark.parametrize("head", ["full", "layerwise", "lowrank"])
+def test_linear_layers_run_per_sample_without_building_weights(monkeypatch, head):
+    """Linear layers apply factored/contracted weights directly: no B×m×n weight sets."""
+    from hypernetworks import _batched, _forms
 
     built = []
-    original = _factored.FactoredWeights._built
 
-    def spy(self, value):
-        result = original(self, value)
-        if result is not value:
-            built.append(tuple(result.shape))
-        return result
+    def spy(form, shape):
+        if not isinstance(form, torch.Tensor):
+            built.append(tuple(shape))
+        return _forms.build(form, shape)
 
-    monkeypatch.setattr(_factored.FactoredWeights, "_built", spy)
-    _, model, x = _make("nested", head=LowRank(2))
-    model(x, IDS).sum().backward()
-    assert built == []
-    # A convolution has no factored route: its weight is built, per sample, and correct.
-    _, conv, x = _make("conv2d_groups", head=LowRank(2))
+    monkeypatch.setattr(_batched, "build", spy)
+    _, model, x = _make("nested", head=HEADS[head])
+    model(x[:4], torch.arange(4)).sum().backward()  # all conditions differ
+    assert built == [] and model.per_sample_path == "batched"
+    # A convolution's rule builds the weights, per sample, and is correct.
+    _, conv, x = _make("conv2d_groups", head=HEADS[head])
     conv.eval()
-    out = conv(x, IDS)
-    assert (8, 2, 3, 3) in built  # Conv2d(4, 8, 3, groups=2)
+    out = conv(x[:4], torch.arange(4))
+    assert (8, 2, 3, 3) in built and conv.per_sample_path == "batched"  # Conv2d(4, 8, 3, groups=2)
     torch.testing.assert_close(out[1:2], conv.materialize(1)(x[1:2]), rtol=1e-4, atol=1e-5)

@@ -20,9 +20,12 @@ from ._conditioners import Noise as Noise
 from ._conditioners import SetEncoder as SetEncoder
 from ._conditioners import TaskEmbedding as TaskEmbedding
 from ._conditioners import Vector as Vector
+from ._forms import Contracted as Contracted
+from ._forms import Factored as Factored
 from ._heads import Chunked as Chunked
 from ._heads import Full as Full
 from ._heads import Head as Head
+from ._heads import HeadModule as HeadModule
 from ._heads import LayerWise as LayerWise
 from ._heads import LowRank as LowRank
 from ._mip import MIP as MIP
@@ -36,8 +39,11 @@ __all__ = [
     "MIP",
     "Chunked",
     "Conditioner",
+    "Contracted",
+    "Factored",
     "Full",
     "Head",
+    "HeadModule",
     "HyperModel",
     "Hyperparameters",
     "LayerWise",

@@ -29,5 +29,7 @@ def check_positive_int(value: object, name: str) -> int:
 def check_hidden(hidden: object) -> tuple[int, ...]:
     """Validate the widths of a hypernetwork body: a tuple/list of positive ints (may be empty)."""
     if not isinstance(hidden, (tuple, list)):
-        raise TypeError(f"hidden must be a tuple of layer widths, e.g. (64, 64), got {describe(hidden)}")
+        raise TypeError(
+            f"hidden must be a tuple of layer widths, e.g. (64, 64), got {describe(hidden)}"
+        )
     return tuple(check_positive_int(width, "each hidden width") for width in hidden)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -34,7 +35,7 @@ class Conditioner(nn.Module):
     bounded: bool = False
 
     def _device_dtype(self) -> tuple[torch.device, torch.dtype]:
-        probe = next(self.parameters(), None)
+        probe: Tensor | None = next(self.parameters(), None)
         if probe is None:
             probe = next(self.buffers())
         return probe.device, probe.dtype
@@ -100,14 +101,18 @@ class TaskEmbedding(Conditioner):
             if c.dtype == torch.bool or c.is_floating_point() or c.is_complex() or c.dim() > 1:
                 raise TypeError(f"expected {expected}, got {describe(c)}")
             ids = c.to(device)
-        elif isinstance(c, (list, tuple)) and c and all(
-            isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in c
+        elif (
+            isinstance(c, (list, tuple))
+            and c
+            and all(isinstance(i, numbers.Integral) and not isinstance(i, bool) for i in c)
         ):
             ids = torch.tensor([int(i) for i in c], device=device)
         else:
             raise TypeError(f"expected {expected}, got {describe(c)}")
         if ids.numel() == 0:
             raise ValueError("expected at least one task id, got an empty batch")
+        if torch.compiler.is_compiling():  # a data-dependent check would break the graph
+            return self.embedding(ids)
         low, high = int(ids.min()), int(ids.max())
         if low < 0 or high >= self.num_tasks:
             bad = low if low < 0 else high
@@ -137,6 +142,9 @@ class Hyperparameters(Conditioner):
     """
 
     bounded = True
+    _log: Tensor
+    _low: Tensor
+    _high: Tensor
 
     def __init__(self, **ranges: tuple) -> None:
         super().__init__()
@@ -159,9 +167,23 @@ class Hyperparameters(Conditioner):
         if isinstance(c, Mapping) and all(
             isinstance(v, numbers.Real) and not isinstance(v, bool) for v in c.values()
         ):  # one setting of plain floats: normalise in Python, make a single tensor
-            return torch.tensor(self._normalise_floats(c), dtype=self._low.dtype,
-                                device=self._low.device)
+            floats = cast(Mapping[str, float], c)
+            return torch.tensor(
+                self._normalise_floats(floats), dtype=self._low.dtype, device=self._low.device
+            )
         values = self._as_tensor(c)
+        if not torch.compiler.is_compiling():  # a data-dependent check would break the graph
+            self._check_range(values)
+        values = values.to(self._low.dtype)
+        lo = torch.where(self._log, self._low.log(), self._low)
+        hi = torch.where(self._log, self._high.log(), self._high)
+        x = torch.where(self._log, values.clamp_min(torch.finfo(values.dtype).tiny).log(), values)
+        # Clamping only removes float rounding (out-of-range values were rejected above),
+        # so it passes gradients straight through: search on a range's end can move off it.
+        gamma = (x - lo) / (hi - lo)
+        return gamma + (gamma.clamp(0.0, 1.0) - gamma).detach()
+
+    def _check_range(self, values: Tensor) -> None:
         low, high = self._low.to(torch.float64), self._high.to(torch.float64)
         v64 = values.detach().to(torch.float64)
         tolerance = 1e-6 * (high - low).abs() + 1e-12 * high.abs()
@@ -173,14 +195,6 @@ class Hyperparameters(Conditioner):
                 f"hyperparameter {self.names[column]!r} must lie in "
                 f"[{float(low[column]):g}, {float(high[column]):g}], got {value:g}"
             )
-        values = values.to(self._low.dtype)
-        lo = torch.where(self._log, self._low.log(), self._low)
-        hi = torch.where(self._log, self._high.log(), self._high)
-        x = torch.where(self._log, values.clamp_min(torch.finfo(values.dtype).tiny).log(), values)
-        # Clamping only removes float rounding (out-of-range values were rejected above),
-        # so it passes gradients straight through: search on a range's end can move off it.
-        gamma = (x - lo) / (hi - lo)
-        return gamma + (gamma.clamp(0.0, 1.0) - gamma).detach()
 
     def _normalise_floats(self, c: Mapping[str, float]) -> list[float]:
         self._check_names(c)
@@ -242,9 +256,10 @@ class Hyperparameters(Conditioner):
                 raise TypeError(f"hyperparameter {name!r} must be a float, got {describe(value)}")
         shapes = {tuple(col.shape) for col in columns}
         if len(shapes) > 1:
+            shapes_of = [tuple(col.shape) for col in columns]
             raise ValueError(
                 f"all hyperparameters must have the same shape (a float each, or 1-D tensors "
-                f"of one batch size), got shapes {dict(zip(self.names, [tuple(s.shape) for s in columns]))}"
+                f"of one batch size), got shapes {dict(zip(self.names, shapes_of, strict=True))}"
             )
         dtype = torch.promote_types(columns[0].dtype, self._low.dtype)
         return torch.stack([col.to(dtype) for col in columns], dim=-1)
@@ -260,7 +275,11 @@ def _parse_range(name: str, spec: tuple) -> tuple[float, float, str]:
     low, high = spec[0], spec[1]
     scale = spec[2] if len(spec) == 3 else "linear"
     for bound in (low, high):
-        if not isinstance(bound, numbers.Real) or isinstance(bound, bool) or not math.isfinite(bound):
+        if (
+            not isinstance(bound, numbers.Real)
+            or isinstance(bound, bool)
+            or not math.isfinite(bound)
+        ):
             raise TypeError(f"hyperparameter {name!r} needs finite numeric bounds, got {spec!r}")
     if scale not in ("linear", "log"):
         raise ValueError(f"hyperparameter {name!r}: scale must be 'linear' or 'log', got {scale!r}")
@@ -299,7 +318,9 @@ class SetEncoder(Conditioner):
         self.rho = nn.Linear(hidden, self.dim)
 
     def forward(self, c: Tensor) -> Tensor:
-        expected = f"a float set [n, {self.in_features}] or a batch of sets [batch, n, {self.in_features}]"
+        expected = (
+            f"a float set [n, {self.in_features}] or a batch of sets [batch, n, {self.in_features}]"
+        )
         if not isinstance(c, Tensor) or not c.is_floating_point():
             raise TypeError(f"expected {expected}, got {describe(c)}")
         if c.dim() not in (2, 3) or c.shape[-1] != self.in_features or c.shape[-2] == 0:

@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_positive_int, describe
+from ._forms import Contracted, Factored, Form
 
-__all__ = ["Chunked", "Full", "Head", "LayerWise", "LowRank", "resolve_head"]
+__all__ = ["Chunked", "Full", "Head", "HeadModule", "LayerWise", "LowRank", "resolve_head"]
 
 Shapes = Sequence[torch.Size]
 
@@ -55,19 +58,85 @@ def _split(flat: Tensor, shapes: Shapes, bases: Bases) -> list[Tensor]:
         piece = flat.narrow(-1, offset, _numel(shape)).view((*lead, *shape))
         offset += _numel(shape)
         if bases is not None:
-            piece = piece.add_(bases[index]) if inplace else piece + bases[index]
+            base = bases[index]
+            # Under autocast the head's output may be bf16: the result takes θ₀'s dtype.
+            same = piece.dtype == base.dtype
+            piece = piece.add_(base) if inplace and same else base + piece
         out.append(piece)
     return out
+
+
+class HeadModule(nn.Module):
+    """Base class of built heads: features in, one generated tensor per shape out.
+
+    Subclasses implement :meth:`forward`. They may also override :meth:`factored` to hand
+    the per-sample path weights it can apply without building them (see
+    :class:`~hypernetworks.Factored` and :class:`~hypernetworks.Contracted`). A head that
+    does not is still correct everywhere: the per-sample path then receives built weights.
+
+    Example:
+        >>> import torch, torch.nn as nn
+        >>> class Scaled(HeadModule):  # Δθ = s(h) · θ₀ for every tensor
+        ...     def __init__(self, shapes, width):
+        ...         super().__init__()
+        ...         self.shapes, self.scale = list(shapes), nn.Linear(width, len(shapes))
+        ...     def forward(self, h, bases):
+        ...         s = self.scale(h)
+        ...         return [b * (1 + s[..., i].reshape(*s.shape[:-1], *[1] * b.dim()))
+        ...                 for i, b in enumerate(bases)]
+        >>> head = Scaled([torch.Size([2, 3])], 4)
+        >>> [t.shape for t in head(torch.randn(5, 4), [torch.ones(2, 3)])]
+        [torch.Size([5, 2, 3])]
+    """
+
+    def forward(self, h: Tensor, bases: Bases) -> list[Tensor]:
+        """Generated tensors for features ``h``.
+
+        Args:
+            h: the body's features, ``[H]`` for one condition or ``[U, H]`` for U.
+            bases: θ₀ per tensor under MIP's residual formulation (add them), else None.
+
+        Returns:
+            One tensor per shape, ``[*shape]`` or ``[U, *shape]``.
+        """
+        raise NotImplementedError
+
+    def factored(self, h: Tensor, bases: Bases) -> list[Form]:
+        """The same weights as :meth:`forward`, each as a tensor or a factored form.
+
+        The per-sample path calls this with ``h`` ``[U, H]``. A :class:`Factored` or
+        :class:`Contracted` entry must stand for exactly what ``forward`` returns for
+        that tensor (θ₀ included in its ``base``). The default returns ``forward``'s
+        tensors.
+        """
+        return list(self(h, bases))
 
 
 class Head:
     """Base class of output-head specs. Subclasses implement :meth:`build`.
 
-    The built module's ``forward(h, bases)`` takes features ``[H]`` or ``[U, H]`` and the
-    θ₀ tensors (or None) and returns one generated tensor per shape.
+    A spec holds the head's settings; :meth:`build` makes a :class:`HeadModule` for the
+    list of generated shapes (a plain ``nn.Module`` with the same ``forward(h, bases)``
+    works too, without the factored form).
+
+    Example:
+        >>> import torch, torch.nn as nn
+        >>> from hypernetworks import hypernetize
+        >>> class Doubled(Head):  # Full, with every Δθ doubled
+        ...     def build(self, shapes, in_features, *, residual):
+        ...         return Full().build(shapes, in_features, residual=residual)
+        >>> hypernetize(nn.Linear(3, 2), 4, head=Doubled())(torch.randn(1, 3), torch.randn(4)).shape
+        torch.Size([1, 2])
     """
 
     def build(self, shapes: Shapes, in_features: int, *, residual: bool) -> nn.Module:
+        """A module mapping features ``[H]``/``[U, H]`` to one tensor per shape.
+
+        Args:
+            shapes: the generated tensors' shapes, in order.
+            in_features: the body's output width ``H``.
+            residual: MIP's residual formulation: ``forward`` gets θ₀ and adds it.
+        """
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -91,7 +160,34 @@ class Full(Head):
         return _FullHead(shapes, in_features, residual)
 
 
-class _FullHead(nn.Module):
+def _contracted(
+    features: Tensor, weight: Tensor, bias: Tensor | None, shapes: Shapes, bases: Bases
+) -> list[Form]:
+    """Per tensor of ``shapes`` (laid end to end in ``weight``'s rows): a vector
+    ``θ₀ + W·h + b``, or a matrix as :class:`Contracted` (never built).
+
+    The rows are cut with one ``split`` (whose backward is one ``cat``): a ``narrow`` per
+    tensor would zero-fill a full-size gradient for each of them.
+    """
+    out: list[Form] = []
+    lead = features.shape[:-1]
+    sizes = [_numel(shape) for shape in shapes]
+    blocks = weight.split(sizes, dim=0)
+    biases = [None] * len(shapes) if bias is None else list(bias.split(sizes, dim=0))
+    for index, (shape, rows, part_bias) in enumerate(zip(shapes, blocks, biases, strict=True)):
+        base = None if bases is None else bases[index]
+        if len(shape) < 2:
+            vector = F.linear(features, rows, part_bias).view(*lead, *shape)
+            out.append(vector if base is None else base + vector)
+            continue
+        if part_bias is not None:
+            part_bias = part_bias.view(shape)
+            base = part_bias if base is None else base + part_bias
+        out.append(Contracted(base, features, rows))
+    return out
+
+
+class _FullHead(HeadModule):
     def __init__(self, shapes: Shapes, in_features: int, residual: bool) -> None:
         super().__init__()
         self.shapes = list(shapes)
@@ -101,6 +197,10 @@ class _FullHead(nn.Module):
 
     def forward(self, h: Tensor, bases: Bases) -> list[Tensor]:
         return _split(self.out(h), self.shapes, bases)
+
+    def factored(self, h: Tensor, bases: Bases) -> list[Form]:
+        """Vectors built; matrices as ``θ₀ + reshape(h·Gᵀ)`` with G this head's rows."""
+        return _contracted(h, self.out.weight, self.out.bias, self.shapes, bases)
 
 
 class _EmbeddedGenerator(nn.Module):
@@ -118,9 +218,12 @@ class _EmbeddedGenerator(nn.Module):
         if residual:
             nn.init.zeros_(self.out.weight)
 
-    def forward(self, h: Tensor) -> Tensor:  # [..., H] -> [..., num, out]
+    def hidden(self, h: Tensor) -> Tensor:  # [..., H] -> [..., num, hidden]
         mixed = self.from_features(h).unsqueeze(-2) + self.from_embeddings(self.embeddings)
-        return self.out(self.act(mixed))
+        return self.act(mixed)
+
+    def forward(self, h: Tensor) -> Tensor:  # [..., H] -> [..., num, out]
+        return self.out(self.hidden(h))
 
 
 class Chunked(Head):
@@ -151,14 +254,19 @@ class Chunked(Head):
         return _ChunkedHead(self, shapes, in_features, residual)
 
 
-class _ChunkedHead(nn.Module):
+class _ChunkedHead(HeadModule):
     def __init__(self, spec: Chunked, shapes: Shapes, in_features: int, residual: bool) -> None:
         super().__init__()
         self.shapes = list(shapes)
         self.total = sum(map(_numel, shapes))
         num = -(-self.total // spec.chunk_size)
         self.generator = _EmbeddedGenerator(
-            in_features, num, spec.embedding_dim, spec.hidden or in_features, spec.chunk_size, residual
+            in_features,
+            num,
+            spec.embedding_dim,
+            spec.hidden or in_features,
+            spec.chunk_size,
+            residual,
         )
 
     def forward(self, h: Tensor, bases: Bases) -> list[Tensor]:
@@ -193,7 +301,7 @@ class LayerWise(Head):
         return _LayerWiseHead(self, shapes, in_features, residual)
 
 
-class _LayerWiseHead(nn.Module):
+class _LayerWiseHead(HeadModule):
     def __init__(self, spec: LayerWise, shapes: Shapes, in_features: int, residual: bool) -> None:
         super().__init__()
         self.shapes = list(shapes)
@@ -203,21 +311,46 @@ class _LayerWiseHead(nn.Module):
         self.groups = list(groups.values())
         self.generators = nn.ModuleList(
             _EmbeddedGenerator(
-                in_features, len(members), spec.embedding_dim, spec.hidden or in_features,
-                _numel(self.shapes[members[0]]), residual,
+                in_features,
+                len(members),
+                spec.embedding_dim,
+                spec.hidden or in_features,
+                _numel(self.shapes[members[0]]),
+                residual,
             )
             for members in self.groups
         )
 
     def forward(self, h: Tensor, bases: Bases) -> list[Tensor]:
         out: list[Tensor | None] = [None] * len(self.shapes)
-        for members, generator in zip(self.groups, self.generators):
+        for members, generator in zip(self.groups, self.generators, strict=True):
             block = generator(h)  # [..., len(members), numel]
             group_bases = None if bases is None else [bases[i] for i in members]
             shapes = [self.shapes[i] for i in members]
-            for index, tensor in zip(members, _split(block.flatten(-2), shapes, group_bases)):
+            for index, tensor in zip(
+                members, _split(block.flatten(-2), shapes, group_bases), strict=True
+            ):
                 out[index] = tensor
-        return out  # type: ignore[return-value]
+        return [t for t in out if t is not None]
+
+    def factored(self, h: Tensor, bases: Bases) -> list[Form]:
+        """Each tensor ``l`` is linear in its generator's hidden activation ``a_l(h)``:
+        vectors built, matrices as ``θ₀ + reshape(a_l·W₂ᵀ)`` (:class:`Contracted`)."""
+        out: list[Form | None] = [None] * len(self.shapes)
+        for members, module in zip(self.groups, self.generators, strict=True):
+            generator = cast(_EmbeddedGenerator, module)
+            hidden = generator.hidden(h)  # [..., len(members), hidden]
+            for k, index in enumerate(members):
+                base = None if bases is None else [bases[index]]
+                (form,) = _contracted(
+                    hidden.select(-2, k),
+                    generator.out.weight,
+                    generator.out.bias,
+                    [self.shapes[index]],
+                    base,
+                )
+                out[index] = form
+        return [f for f in out if f is not None]
 
 
 class LowRank(Head):
@@ -243,7 +376,7 @@ class LowRank(Head):
         return _LowRankHead(self.rank, shapes, in_features, residual)
 
 
-class _LowRankHead(nn.Module):
+class _LowRankHead(HeadModule):
     """Emits, per matrix, A ``[m, r]`` and B ``[r, n]`` (row-major, so no transposes), and
     per vector its values; matrices become ``θ₀ + A·B`` in one ``addmm``/``baddbmm``."""
 
@@ -270,12 +403,12 @@ class _LowRankHead(nn.Module):
                 for start, stop in zeroed:
                     self.out.weight[start:stop].zero_()
 
-    def factors(self, h: Tensor, bases: Bases) -> list[Tensor | tuple]:
-        """Per tensor: a vector ``θ₀ + v`` (a Tensor), or a matrix as ``(θ₀ or None, A, B)``
-        with A ``[..., m, r]`` and B ``[..., r, n]``, left unmultiplied."""
+    def factored(self, h: Tensor, bases: Bases) -> list[Form]:
+        """Per tensor: a vector ``θ₀ + v`` (a Tensor), or a matrix as
+        :class:`Factored` ``(θ₀ or None, A [..., m, r], B [..., r, n])``, unmultiplied."""
         lead = tuple(h.shape[:-1])
         pieces = iter(self.out(h).split(self.sizes, dim=-1))
-        result: list[Tensor | tuple] = []
+        result: list[Form] = []
         for index, shape in enumerate(self.shapes):
             base = None if bases is None else bases[index]
             if len(shape) < 2:
@@ -286,16 +419,18 @@ class _LowRankHead(nn.Module):
             else:
                 a = next(pieces).view(*lead, shape[0], self.rank)
                 b = next(pieces).view(*lead, self.rank, _numel(shape[1:]))
-                result.append((base, a, b))
+                result.append(Factored(base, a, b))
         return result
 
     def forward(self, h: Tensor, bases: Bases) -> list[Tensor]:
         lead = tuple(h.shape[:-1])
         result = []
-        for shape, part in zip(self.shapes, self.factors(h, bases)):
+        for shape, part in zip(self.shapes, self.factored(h, bases), strict=True):
             if isinstance(part, Tensor):
                 result.append(part)
                 continue
+            if not isinstance(part, Factored):
+                raise TypeError(f"LowRank produced {type(part).__name__}, not Factored")
             base, a, b = part
             m, n = a.shape[-2], b.shape[-1]
             if base is None:

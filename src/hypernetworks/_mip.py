@@ -60,7 +60,9 @@ def resolve_mip(mip: bool | MIP) -> MIP:
         return mip
     if isinstance(mip, bool):
         return MIP() if mip else MIP(encoding=False, residual=False)
-    raise TypeError(f"`mip` must be a bool or a hypernetworks.MIP, got {mip!r} ({type(mip).__name__})")
+    raise TypeError(
+        f"`mip` must be a bool or a hypernetworks.MIP, got {mip!r} ({type(mip).__name__})"
+    )
 
 
 def encode(gamma: torch.Tensor) -> torch.Tensor:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import numbers
+from collections.abc import Iterator, Mapping
 
 import torch
 from torch import Tensor, nn
 
-from ._binding import call_grouped, call_shared, couples_samples, distinct_rows, plan_groups
+from ._binding import call_shared, distinct_rows
 from ._checks import check_hidden, check_positive_int, describe
 from ._conditioners import Conditioner, Vector
+from ._forms import take
 from ._heads import Head, resolve_head
 from ._mip import MIP, encode, resolve_mip
+from ._per_sample import batched_binding, head_forms, per_sample
 from ._select import select_parameters
 
 __all__ = ["HyperModel", "hypernetize"]
@@ -40,11 +44,26 @@ class HyperModel(nn.Module):
       are frozen and unused). Its buffers (e.g. BatchNorm running statistics) are used
       as usual.
 
-    Call it as ``model(x, c)``: one condition gives one weight set for the whole batch;
-    a batch of conditions (leading dimension = ``x.shape[0]``) gives sample ``i`` the
-    weights generated from ``c[i]``. ``x`` is a tensor or a tuple of the target's
-    positional inputs.
+    Call it as ``model(x, c, **kwargs)``: one condition gives one weight set for the
+    whole batch; a batch of conditions gives sample ``i`` the weights generated from
+    ``c[i]``. ``x`` is a tensor, a tuple of the target's positional inputs, or a mapping
+    of its keyword inputs (e.g. a tokenizer's ``BatchEncoding``); ``kwargs`` go to the
+    target as keyword inputs. Non-tensor values (and None) pass through unchanged.
+
+    With a batch of ``B`` conditions, every tensor input whose dim 0 is ``B`` is split per
+    sample and other tensors are shared by all samples; at least one input must have
+    ``B`` samples. A 1-D tensor of ``B`` values is a batch of scalars. A tensor meant to
+    be shared whose dim 0 happens to be ``B`` cannot be told apart from a per-sample one:
+    give it a leading dimension of 1 (``t[None]``), which broadcasts. Which per-sample
+    path ran is in ``per_sample_path`` (see ``_per_sample.py``) and in ``repr(model)``.
     """
+
+    per_sample_path: str | None = None
+    """The per-sample path of the last batch-of-conditions call: grouped, batched or vmap."""
+    per_sample_fallback: str | None = None
+    """Why the batched per-sample path cannot run this target (then vmap runs), if known."""
+    per_sample_vmap_error: str | None = None
+    """Why vmap cannot run this target (then the batched path runs groups too), if known."""
 
     def __init__(
         self,
@@ -76,13 +95,24 @@ class HyperModel(nn.Module):
 
     # -- generation ---------------------------------------------------------------
     def embed(self, c: object) -> Tensor:
-        """The body's input for ``c``: ``[D]`` for one condition, ``[B, D]`` for a batch."""
+        """The body's input for ``c``: ``[D]`` for one condition, ``[B, D]`` for a batch.
+
+        Raises:
+            TypeError: the condition's dtype differs from the hypernetwork's.
+            ValueError: the condition holds NaN or infinity (checked outside
+                ``torch.compile``, where the check would break the graph).
+        """
         emb = self.conditioner(c)
         dtype = self.target_dtype
         if emb.dtype != dtype:
             raise TypeError(
                 f"the condition's dtype {emb.dtype} does not match the hypernetwork's {dtype}; "
                 f"convert the condition (e.g. c.to({dtype})) or the model"
+            )
+        if not torch.compiler.is_compiling() and not bool(torch.isfinite(emb.detach()).all()):
+            raise ValueError(
+                "the condition must be finite, got NaN or infinity in its embedding "
+                f"(shape {tuple(emb.shape)}); check the condition passed as c"
             )
         return encode(emb) if self._encode else emb
 
@@ -102,20 +132,23 @@ class HyperModel(nn.Module):
         return [self._target_tensor(name) for name in self.generated]
 
     def _weights(self, emb: Tensor) -> dict[str, Tensor]:
-        """Generated tensors for ``[D]`` (name -> ``[*shape]``) or ``[U, D]`` (``[U, *shape]``)."""
-        return dict(zip(self.generated, self.head(self.body(emb), self._bases())))
-
-    @staticmethod
-    def _distinct(emb: Tensor) -> tuple[Tensor, Tensor | None]:
-        """The distinct rows of ``emb`` and each row's index among them (None: all differ)."""
-        distinct = distinct_rows(emb)
-        return (emb, None) if distinct is None else (emb[distinct[0]], distinct[1])
+        """Generated tensors for ``[D]`` (name -> ``[*shape]``) or ``[U, D]`` (``[U, *shape]``),
+        each in its parameter's dtype (autocast may have changed the head's)."""
+        out = {}
+        for name, value in zip(
+            self.generated, self.head(self.body(emb), self._bases()), strict=True
+        ):
+            dtype = self._target_tensor(name).dtype
+            out[name] = value if value.dtype == dtype else value.to(dtype)
+        return out
 
     def _batched_weights(self, emb: Tensor) -> dict[str, Tensor]:
         """name -> ``[B, *shape]``, generating each distinct condition of the batch once."""
-        rows, inverse = self._distinct(emb)
-        weights = self._weights(rows)
-        return weights if inverse is None else {k: w[inverse] for k, w in weights.items()}
+        distinct = distinct_rows(emb)
+        if distinct is None:
+            return self._weights(emb)
+        weights = self._weights(emb[distinct[0]])
+        return {k: w[distinct[1]] for k, w in weights.items()}
 
     def generate(self, c: object) -> dict[str, Tensor]:
         """The generated tensors for ``c``, keyed by target parameter name.
@@ -136,45 +169,74 @@ class HyperModel(nn.Module):
         return self._weights(emb) if emb.dim() == 1 else self._batched_weights(emb)
 
     # -- running the target -------------------------------------------------------
-    def forward(self, x: Tensor | tuple[Tensor, ...], c: object) -> object:
-        args = _as_args(x)
+    def forward(self, x: object, c: object, **kwargs: object) -> object:
+        """Run the target on ``x`` (and keyword inputs ``kwargs``) with weights for ``c``.
+
+        Args:
+            x: a tensor, a tuple/list of positional inputs, or a mapping of keyword
+                inputs (e.g. a tokenizer's ``BatchEncoding``).
+            c: one condition (one weight set for the batch) or a batch of conditions.
+            **kwargs: more keyword inputs of the target.
+
+        Returns:
+            Whatever the target returns.
+
+        Raises:
+            TypeError: ``x`` is none of the above.
+            ValueError: a batch of conditions and no input with that many samples.
+
+        Example:
+            >>> import torch, torch.nn as nn
+            >>> from hypernetworks import hypernetize, TaskEmbedding
+            >>> model = hypernetize(nn.Linear(4, 2), TaskEmbedding(3, 8))
+            >>> model(torch.randn(5, 4), 1).shape, model({"input": torch.randn(2, 4)}, 0).shape
+            (torch.Size([5, 2]), torch.Size([2, 2]))
+        """
+        args, keywords = _as_inputs(x, kwargs)
         emb = self.embed(c)
         if emb.dim() == 1:
-            return call_shared(self.target, self._weights(emb), args)
-        batch = emb.shape[0]
-        for i, arg in enumerate(args):
-            if arg.dim() == 0 or arg.shape[0] != batch:
-                raise ValueError(
-                    f"a batch of {batch} conditions needs every input with {batch} samples "
-                    f"along dim 0; input #{i} has shape {tuple(arg.shape)}"
-                )
-        return self._per_sample(emb, args)
+            return call_shared(self.target, self._weights(emb), args, keywords)
+        return per_sample(self, emb, args, keywords)
 
-    def _per_sample(self, emb: Tensor, args: tuple[Tensor, ...]) -> object:
-        """Sample ``i`` through the network generated from ``emb[i]`` (see ``_binding.py``)."""
-        # Generate each distinct condition once; a head that can keep its matrices
-        # factored (LowRank) passes its factors on instead of matrices.
-        rows, inverse = self._distinct(emb)
-        factored = getattr(self.head, "factors", None)
-        parts = (factored or self.head)(self.body(rows), self._bases())
-        groups, take = None, (lambda t: t)
-        if inverse is not None:
-            plan = plan_groups(inverse, rows.shape[0])
-            # Run each weight set once on its samples (padded sub-batches) when that gives
-            # the same outputs as one sample at a time and padding at most doubles the work.
-            if plan.size * rows.shape[0] <= 2 * emb.shape[0] and not couples_samples(self.target):
-                groups = plan
-            else:
-                take = lambda t: t[inverse]
-        weights, factors = {}, {}
-        for name, part in zip(self.generated, parts):
-            if isinstance(part, tuple):
-                base, a, b = part
-                factors[name] = (base, take(a), take(b))
-            else:
-                weights[name] = take(part)
-        return call_grouped(self.target, weights, args, groups=groups,
-                            recurrent=self._recurrent, factors=factors)
+    @contextlib.contextmanager
+    def bound(self, c: object) -> Iterator[nn.Module]:
+        """A context in which the target holds the weights generated for ``c``.
+
+        Inside it, any method of the target runs with generated weights, e.g. Hugging
+        Face's ``generate``. With a batch of conditions, sample ``i`` of every call's
+        batch (dim 0) uses ``c[i]``'s weights through the batched per-sample rules (see
+        ``_batched.py``); batch-expanding methods (beam search, several sequences per
+        prompt) are not supported then. Gradients reach the hypernetwork.
+
+        Raises:
+            RuntimeError: with a batch of conditions, a function inside the block met a
+                generated weight that no batched rule covers.
+
+        Example:
+            >>> import torch, torch.nn as nn
+            >>> from hypernetworks import hypernetize, TaskEmbedding
+            >>> model = hypernetize(nn.Linear(4, 2), TaskEmbedding(3, 8))
+            >>> x = torch.randn(2, 4)
+            >>> with model.bound(torch.tensor([0, 2])) as net:
+            ...     out = net(x)
+            >>> torch.allclose(out, model(x, torch.tensor([0, 2])))
+            True
+        """
+        emb = self.embed(c)
+        if emb.dim() == 1:
+            weights = self._weights(emb)
+            with torch.nn.utils.stateless._reparametrize_module(
+                self.target, weights, tie_weights=True
+            ):
+                yield self.target
+            return
+        distinct = distinct_rows(emb)
+        rows = emb if distinct is None else emb[distinct[0]]
+        forms = head_forms(self, self.body(rows), factored=True)
+        if distinct is not None:
+            forms = {n: take(f, distinct[1]) for n, f in forms.items()}
+        with batched_binding(self.target, forms, emb.shape[0]) as net:
+            yield net
 
     def materialize(self, c: object) -> nn.Module:
         """A standalone copy of the target holding the weights generated for ``c``.
@@ -215,18 +277,41 @@ class HyperModel(nn.Module):
     def extra_repr(self) -> str:
         total = sum(p.numel() for p in dict(self.target.named_parameters()).values())
         generated = sum(p.numel() for n, p in self.target.named_parameters() if n in self.generated)
-        return (
+        text = (
             f"generated={len(self.generated)} tensors ({generated} of {total} target numbers), "
             f"mip={self.mip}"
         )
+        if self.per_sample_path is not None:
+            text += f", per_sample_path={self.per_sample_path}"
+        if self.per_sample_fallback is not None:
+            text += f" (batched rules unavailable: {self.per_sample_fallback})"
+        return text
 
 
-def _as_args(x: object) -> tuple[Tensor, ...]:
+def _as_inputs(x: object, kwargs: Mapping[str, object]) -> tuple[tuple, dict[str, object]]:
+    """The target's positional and keyword inputs from ``x`` and ``kwargs``."""
     if isinstance(x, Tensor):
-        return (x,)
-    if isinstance(x, (tuple, list)) and x and all(isinstance(a, Tensor) for a in x):
-        return tuple(x)
-    raise TypeError(f"x must be a Tensor or a tuple of the target's Tensor inputs, got {describe(x)}")
+        args: tuple = (x,)
+    elif isinstance(x, (tuple, list)) and x:
+        args = tuple(x)
+    elif isinstance(x, Mapping) and all(isinstance(k, str) for k in x):
+        clash = sorted(set(x) & set(kwargs))
+        if clash:
+            raise ValueError(f"keyword inputs given twice, in x and as keywords: {clash}")
+        return (), {**x, **kwargs}
+    else:
+        raise TypeError(
+            "x must be a Tensor, a tuple of the target's inputs, or a mapping of its keyword "
+            f"inputs (e.g. a tokenizer's BatchEncoding), got {describe(x)}"
+        )
+    if not any(isinstance(a, Tensor) for a in args) and not any(
+        isinstance(v, Tensor) for v in kwargs.values()
+    ):
+        raise TypeError(
+            "x must be a Tensor, a tuple of the target's inputs, or a mapping of its keyword "
+            f"inputs (e.g. a tokenizer's BatchEncoding), got {describe(x)}"
+        )
+    return args, dict(kwargs)
 
 
 def hypernetize(
@@ -245,9 +330,11 @@ def hypernetize(
         condition: the size of a raw condition vector (``int``), or a conditioner
             (:class:`TaskEmbedding`, :class:`Hyperparameters`, :class:`SetEncoder`,
             :class:`Noise` or a :class:`Conditioner` subclass).
-        params: which parameters are generated: ``None`` for all, else a list of glob
-            patterns over ``named_parameters()`` names and/or ``nn.Module`` subclasses.
-            The others stay ordinary trainable parameters.
+        params: which parameters are generated: ``None`` for every trainable one
+            (frozen parameters stay frozen), else a list of glob patterns over parameter
+            names (any name of a tied parameter) and/or ``nn.Module`` subclasses; named
+            explicitly, frozen parameters are generated too. The others stay ordinary
+            parameters.
         head: ``"full"`` or a head object: :class:`Full`, :class:`Chunked`,
             :class:`LayerWise`, :class:`LowRank`.
         hidden: widths of the hypernetwork body (an MLP with LeakyReLU); ``()`` for none.

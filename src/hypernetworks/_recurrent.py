@@ -22,18 +22,21 @@ __all__ = ["RecurrentKernels"]
 Cell = Callable[..., tuple[Tensor, Tensor | None]]
 
 
-def _tanh_cell(gx: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
-               w_hr: Tensor | None) -> tuple[Tensor, None]:
+def _tanh_cell(
+    gx: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor | None, w_hr: Tensor | None
+) -> tuple[Tensor, None]:
     return torch.tanh(gx + F.linear(h, w_hh, b_hh)), None
 
 
-def _relu_cell(gx: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
-               w_hr: Tensor | None) -> tuple[Tensor, None]:
+def _relu_cell(
+    gx: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor | None, w_hr: Tensor | None
+) -> tuple[Tensor, None]:
     return torch.relu(gx + F.linear(h, w_hh, b_hh)), None
 
 
-def _gru_cell(gx: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
-              w_hr: Tensor | None) -> tuple[Tensor, None]:
+def _gru_cell(
+    gx: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor | None, w_hr: Tensor | None
+) -> tuple[Tensor, None]:
     x_r, x_z, x_n = gx.chunk(3, dim=-1)
     h_r, h_z, h_n = F.linear(h, w_hh, b_hh).chunk(3, dim=-1)
     r = torch.sigmoid(x_r + h_r)
@@ -42,8 +45,11 @@ def _gru_cell(gx: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tenso
     return (1 - z) * n + z * h, None
 
 
-def _lstm_cell(gx: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
-               w_hr: Tensor | None) -> tuple[Tensor, Tensor]:
+def _lstm_cell(
+    gx: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tensor | None, w_hr: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    if c is None:
+        raise ValueError("an LSTM step needs its cell state")
     i, f, g, o = (gx + F.linear(h, w_hh, b_hh)).chunk(4, dim=-1)
     c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     h = torch.sigmoid(o) * torch.tanh(c)
@@ -52,9 +58,19 @@ def _lstm_cell(gx: Tensor, h: Tensor, c: Tensor | None, w_hh: Tensor, b_hh: Tens
     return h, c
 
 
-def _run(cell: Cell, input: Tensor, h0: Tensor, c0: Tensor | None, params: Sequence[Tensor],
-         has_biases: bool, num_layers: int, dropout: float, train: bool, bidirectional: bool,
-         batch_first: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+def _run(
+    cell: Cell,
+    input: Tensor,
+    h0: Tensor,
+    c0: Tensor | None,
+    params: Sequence[Tensor],
+    has_biases: bool,
+    num_layers: int,
+    dropout: float,
+    train: bool,
+    bidirectional: bool,
+    batch_first: bool,
+) -> tuple[Tensor, Tensor, Tensor | None]:
     directions = 2 if bidirectional else 1
     per = len(params) // (num_layers * directions)
     has_proj = per == (4 if has_biases else 2) + 1
@@ -64,7 +80,7 @@ def _run(cell: Cell, input: Tensor, h0: Tensor, c0: Tensor | None, params: Seque
         outputs = []
         for direction in range(directions):
             index = layer * directions + direction
-            group = list(params[index * per:(index + 1) * per])
+            group = list(params[index * per : (index + 1) * per])
             w_ih, w_hh = group[0], group[1]
             b_ih, b_hh = (group[2], group[3]) if has_biases else (None, None)
             w_hr = group[-1] if has_proj else None
@@ -83,7 +99,7 @@ def _run(cell: Cell, input: Tensor, h0: Tensor, c0: Tensor | None, params: Seque
         if dropout > 0 and train and layer < num_layers - 1:
             seq = F.dropout(seq, dropout, training=True)
     output = seq.transpose(0, 1) if batch_first else seq
-    c_n = torch.stack(c_out) if c0 is not None else None
+    c_n = torch.stack([c for c in c_out if c is not None]) if c0 is not None else None
     return output, torch.stack(h_out), c_n
 
 
@@ -93,7 +109,7 @@ _CELLS = {"rnn_tanh": _tanh_cell, "rnn_relu": _relu_cell, "gru": _gru_cell, "lst
 class RecurrentKernels(TorchFunctionMode):
     """Within this mode, ``torch.rnn_tanh/rnn_relu/gru/lstm`` run step by step (vmappable)."""
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+    def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = getattr(func, "__name__", "")
         cell = _CELLS.get(name)

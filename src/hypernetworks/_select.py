@@ -20,11 +20,13 @@ def _listing(items: Sequence[str], limit: int = 12) -> str:
 def select_parameters(target: nn.Module, params: object) -> list[str]:
     """Names of the parameters of ``target`` selected by ``params``, in target order.
 
-    ``params`` is ``None`` (all parameters) or a list whose items are glob patterns over
-    ``named_parameters()`` names (``fnmatch`` rules: ``*`` also crosses dots) and/or
-    ``nn.Module`` subclasses (every parameter of every module of that type). A single
-    pattern or type may be given without the list. Tied parameters appear once, under the
-    name ``named_parameters()`` gives them.
+    ``params`` is ``None`` (every *trainable* parameter: frozen ones, with
+    ``requires_grad=False``, stay as they are) or a list whose items are glob patterns
+    over parameter names (``fnmatch`` rules: ``*`` also crosses dots) and/or ``nn.Module``
+    subclasses (every parameter of every module of that type). Named explicitly, frozen
+    parameters are generated too. A single pattern or type may be given without the list.
+    Tied parameters match under any of their names and appear once, under the name
+    ``named_parameters()`` gives them.
 
     Raises:
         ValueError: no parameter is selected, or a pattern/type matches nothing.
@@ -45,7 +47,17 @@ def select_parameters(target: nn.Module, params: object) -> list[str]:
             f"the target {type(target).__name__} has no parameters, so there is nothing to generate"
         )
     if params is None:
-        return names
+        trainable = [n for n, p in target.named_parameters() if p.requires_grad]
+        if not trainable:
+            raise ValueError(
+                f"every parameter of the target {type(target).__name__} is frozen "
+                "(requires_grad=False); name the ones to generate in params"
+            )
+        return trainable
+    # every name of a tied parameter leads to its canonical name
+    aliases = {
+        name: canonical[id(p)] for name, p in target.named_parameters(remove_duplicate=False)
+    }
     if isinstance(params, (str, type)):
         params = [params]
     if not isinstance(params, (list, tuple)):
@@ -60,7 +72,7 @@ def select_parameters(target: nn.Module, params: object) -> list[str]:
     chosen: set[str] = set()
     for item in params:
         if isinstance(item, str):
-            hits = [n for n in names if fnmatchcase(n, item)]
+            hits = [aliases[n] for n in aliases if fnmatchcase(n, item)]
             if not hits:
                 raise ValueError(
                     f"params pattern {item!r} matches no parameter of the target; "
@@ -75,7 +87,11 @@ def select_parameters(target: nn.Module, params: object) -> list[str]:
             ]
             if not hits:
                 kinds = sorted(
-                    {type(m).__name__ for m in target.modules() if any(True for _ in m.parameters(False))}
+                    {
+                        type(m).__name__
+                        for m in target.modules()
+                        if any(True for _ in m.parameters(False))
+                    }
                 )
                 raise ValueError(
                     f"params type {item.__name__} matches no module with parameters in the target; "
