@@ -1,0 +1,194 @@
+"""HyperShot (Sendera et al. 2022): a kernel of the support set → a hypernetwork → the classifier.
+
+The backbone embeds the support set. The kernel matrix between the support examples,
+ordered by class, is the condition of a hypernetwork built with :func:`hypernetworks.hypernetize`;
+it generates the weights of a linear classifier whose input is the kernel vector between a
+query and the support examples. The backbone and the hypernetwork train together on
+episodes. The generated classifier relies on relations between embeddings, not on their
+raw values, so it can adapt to tasks unlike the training ones.
+
+Under MIP's residual formulation the classifier's weights are ``θ₀ + Δθ(K)`` with
+``Δθ = 0`` at the start; ``θ₀`` starts as the class-averaging matrix, so an untrained
+HyperShot is a kernel prototype classifier (with ``kernel="euclidean"`` exactly
+ProtoNet's rule for one shot) and the hypernetwork learns the episode-specific correction.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+from torch import Tensor, nn
+
+import hypernetworks as hn
+
+from ._backbone import ConvNet
+from ._episodes import Episode, stack_episodes
+from ._learner import FewShotLearner
+
+__all__ = ["KERNELS", "HyperShot", "SupportKernel", "kernel_matrix"]
+
+KERNELS = ("cosine", "euclidean")
+
+
+def kernel_matrix(a: Tensor, b: Tensor, kernel: str) -> Tensor:
+    """Kernel values between the rows of ``a [..., n, d]`` and ``b [..., m, d]``: ``[..., n, m]``.
+
+    ``"cosine"`` is the cosine similarity; ``"euclidean"`` is minus the squared distance
+    (ProtoNet's score).
+
+    Raises:
+        ValueError: an unknown kernel.
+
+    Example:
+        >>> import torch
+        >>> from hypernetworks.fewshot import kernel_matrix
+        >>> a = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+        >>> kernel_matrix(a, a, "cosine").tolist(), kernel_matrix(a, a, "euclidean").tolist()
+        ([[1.0, 0.0], [0.0, 1.0]], [[-0.0, -5.0], [-5.0, -0.0]])
+    """
+    if kernel == "cosine":
+        a, b = nn.functional.normalize(a, dim=-1), nn.functional.normalize(b, dim=-1)
+        return a @ b.transpose(-1, -2)
+    if kernel == "euclidean":
+        squared = (a * a).sum(-1, keepdim=True) + (b * b).sum(-1).unsqueeze(-2)
+        return -(squared - 2 * a @ b.transpose(-1, -2)).clamp_min(0.0)
+    raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
+
+
+class SupportKernel(hn.Conditioner):
+    """Conditioner: support embeddings ``[N·K, d]`` (or ``[B, N·K, d]``) → their kernel matrix.
+
+    The ``(N·K)²`` kernel values between the support examples, in class order, flattened
+    and divided by their mean absolute value (so the hypernetwork sees relations, not the
+    embeddings' scale, which drifts while the backbone trains).
+
+    Args:
+        ways: classes per episode.
+        shots: support examples per class.
+        kernel: ``"cosine"`` or ``"euclidean"``.
+
+    Example:
+        >>> import torch
+        >>> from hypernetworks.fewshot import SupportKernel
+        >>> kernel = SupportKernel(ways=5, shots=1)
+        >>> kernel(torch.randn(5, 32)).shape, kernel(torch.randn(3, 5, 32)).shape
+        (torch.Size([25]), torch.Size([3, 25]))
+    """
+
+    def __init__(self, ways: int, shots: int, kernel: str = "cosine") -> None:
+        super().__init__()
+        for name, value in (("ways", ways), ("shots", shots)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
+        self.ways, self.shots, self.kernel = int(ways), int(shots), kernel
+        self.size = self.ways * self.shots
+        self.dim = self.size**2
+        self.register_buffer("_probe", torch.empty(0), persistent=False)
+
+    def forward(self, c: Tensor) -> Tensor:
+        expected = f"support embeddings [{self.size}, d] or [batch, {self.size}, d]"
+        if not isinstance(c, Tensor) or not c.is_floating_point():
+            raise TypeError(f"expected {expected}, got {type(c).__name__}")
+        if c.dim() not in (2, 3) or c.shape[-2] != self.size:
+            raise ValueError(f"expected {expected}, got shape {tuple(c.shape)}")
+        k = kernel_matrix(c, c, self.kernel).flatten(-2)
+        return k / k.abs().mean(-1, keepdim=True).clamp_min(1e-6)
+
+    def extra_repr(self) -> str:
+        return f"ways={self.ways}, shots={self.shots}, kernel={self.kernel!r}"
+
+
+class HyperShot(FewShotLearner):
+    """HyperShot: the support set's kernel matrix → hypernetwork → a linear classifier.
+
+    The classifier (``nn.Linear(ways·shots, ways)``) takes a query's kernel values
+    against the support examples; its weights come from ``hn.hypernetize`` with a
+    :class:`SupportKernel` conditioner. One episode runs the core's shared path; a list
+    of episodes runs its per-sample path, each query with its own episode's support set
+    as condition (each episode's classifier is generated once).
+
+    Args:
+        ways: classes per episode (fixed: the classifier's shape depends on it).
+        shots: support examples per class (fixed as well).
+        backbone: the feature extractor (default: :class:`ConvNet`).
+        kernel: ``"cosine"`` (default) or ``"euclidean"``.
+        hidden: the hypernetwork body's widths.
+        scale: the cosine kernel's starting temperature (θ₀ = ``scale`` × class average).
+
+    Raises:
+        ValueError: bad ``ways``/``shots``/``kernel``; at run time, episodes of another shape.
+
+    Example:
+        >>> import torch
+        >>> from hypernetworks.fewshot import ConvNet, EpisodeSampler, HyperShot
+        >>> x, y = torch.rand(60, 1, 28, 28), torch.arange(6).repeat_interleave(10)
+        >>> episode = EpisodeSampler(x, y, ways=3, shots=2, queries=4).sample()
+        >>> model = HyperShot(ways=3, shots=2, backbone=ConvNet(channels=8))
+        >>> model.predict(episode).shape
+        torch.Size([12, 3])
+    """
+
+    def __init__(
+        self,
+        ways: int,
+        shots: int,
+        backbone: nn.Module | None = None,
+        *,
+        kernel: str = "cosine",
+        hidden: tuple[int, ...] = (256, 256),
+        scale: float = 10.0,
+    ) -> None:
+        super().__init__()
+        conditioner = SupportKernel(ways, shots, kernel)
+        self.ways, self.shots, self.kernel = conditioner.ways, conditioner.shots, kernel
+        self.backbone = backbone if backbone is not None else ConvNet()
+        classifier = nn.Linear(self.ways * self.shots, self.ways)
+        with torch.no_grad():
+            averaging = torch.eye(self.ways).repeat_interleave(self.shots, dim=1) / self.shots
+            classifier.weight.copy_(averaging * (scale if kernel == "cosine" else 1.0))
+            classifier.bias.zero_()
+        self.classifier = hn.hypernetize(classifier, conditioner, hidden=hidden)
+
+    def _check(self, episode: Episode) -> None:
+        if episode.ways != self.ways or episode.shots != self.shots:
+            raise ValueError(
+                f"this HyperShot was built for {self.ways}-way {self.shots}-shot episodes, "
+                f"got a {episode.ways}-way {episode.shots}-shot episode"
+            )
+
+    def episode_logits(self, episodes: list[Episode]) -> Tensor:
+        for episode in episodes:
+            self._check(episode)
+        support_x, _, query_x, _ = stack_episodes(episodes)
+        count, n_support, n_query = support_x.shape[0], support_x.shape[1], query_x.shape[1]
+        features = self.backbone(torch.cat([support_x.flatten(0, 1), query_x.flatten(0, 1)]))
+        support = features[: count * n_support].unflatten(0, (count, n_support))
+        query = features[count * n_support :].unflatten(0, (count, n_query))
+        scores = kernel_matrix(query, support, self.kernel)  # [E, Q, N·K]
+        if count == 1:  # one weight set for the episode: the core's shared path
+            return self.classifier(scores[0], support[0]).unsqueeze(0)
+        conditions = support.repeat_interleave(n_query, dim=0)  # each query: its support set
+        logits = self.classifier(scores.flatten(0, 1), conditions)
+        return logits.unflatten(0, (count, n_query))
+
+    def generate(self, episode: Episode) -> nn.Linear:
+        """The classifier generated for ``episode``'s support set, as a standalone ``nn.Linear``.
+
+        Example:
+            >>> import torch
+            >>> from hypernetworks.fewshot import ConvNet, EpisodeSampler, HyperShot
+            >>> x, y = torch.rand(40, 1, 28, 28), torch.arange(4).repeat_interleave(10)
+            >>> episode = EpisodeSampler(x, y, ways=2, shots=1, queries=3).sample()
+            >>> HyperShot(2, 1, ConvNet(channels=8)).generate(episode).weight.shape
+            torch.Size([2, 2])
+        """
+        self._check(episode)
+        with torch.no_grad():
+            support = self.backbone(episode.support_x)
+        classifier = self.classifier.materialize(support)
+        if not isinstance(classifier, nn.Linear):  # pragma: no cover - built as nn.Linear
+            raise TypeError("the generated classifier is not an nn.Linear")
+        return classifier

@@ -1,0 +1,248 @@
+"""The named benchmarks of ``hypernetworks fields``: completion, super-resolution, compression.
+
+* ``mnist`` / ``patches`` — complete test images from 10 pixels, 100 pixels and half of
+  the pixels: the hypernetwork (one pass, and fine-tuned), the CNP, a SIREN fitted from
+  scratch to the context, and the training set's mean image;
+* ``superres`` — train on 14×14 MNIST, render 28×28, score against the real 28×28
+  images beside bicubic upsampling;
+* ``compress`` — D'OH against COIN at matched bits per pixel, with JPEG beside them.
+
+Each function takes a :class:`hypernetworks.runner.Run` and the budget, and returns a
+JSON-ready dict whose ``results`` rows are ``{"method", "context", "mse", "psnr", ...}``
+(``{"method", "image", "bpp", "psnr"}`` for ``compress``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..datasets import load_mnist, natural_image_crops
+from ..runner import Run
+from ._cnp import CNP, SirenFit
+from ._compress import psnr
+from ._context import random_masks
+from ._hypernet import FieldHyperNetwork
+from ._plots import completion_grid, superres_grid
+
+__all__ = ["BENCHMARKS", "CONTEXTS", "completion", "mnist", "patches", "superres"]
+
+CONTEXTS: tuple[int | float, ...] = (10, 100, 0.5)
+
+
+def _label(context: int | float) -> str:
+    return f"{round(100 * context)}%" if isinstance(context, float) else str(context)
+
+
+def _scores(prediction: Tensor, truth: Tensor, mask: Tensor | None) -> dict[str, float]:
+    """MSE and mean per-image PSNR on all pixels, and on the non-context pixels."""
+    error = (prediction - truth) ** 2
+    out = {"mse": float(error.mean()), "psnr": float(psnr(prediction, truth).mean())}
+    if mask is not None:
+        hidden = (~mask).unsqueeze(1).expand_as(error).to(error.dtype)
+        count = hidden.flatten(1).sum(1)
+        if bool((count > 0).all()):
+            per_image = (error * hidden).flatten(1).sum(1) / count
+            out["mse_target"] = float((error * hidden).sum() / hidden.sum())
+            out["psnr_target"] = float((-10 * per_image.clamp_min(1e-10).log10()).mean())
+    return out
+
+
+def completion(
+    run: Run,
+    train: Tensor,
+    test: Tensor,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    omega0: float,
+    finetune_steps: int,
+    scratch_steps: int,
+    name: str,
+) -> dict[str, Any]:
+    """Fit the hypernetwork and the CNP on ``train``, complete ``test`` at every context size."""
+    channels, height, width = test.shape[1:]
+    common: dict[str, Any] = {
+        "steps": steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "progress": run.show_progress,
+    }
+    hypernet = FieldHyperNetwork(channels, omega0=omega0, seed=run.seed, **common).fit(train)
+    cnp = CNP(channels, seed=run.seed, **common).fit(train)
+    scratch = SirenFit(channels, steps=scratch_steps, omega0=omega0, seed=run.seed)
+    methods: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+        "hypernetwork": hypernet.complete,
+        f"hypernetwork+finetune{finetune_steps}": lambda x, m: hypernet.finetune(
+            x, m, steps=finetune_steps
+        ),
+        "cnp": cnp.complete,
+        f"siren-scratch{scratch_steps}": scratch.complete,
+        "mean-image": lambda x, m: train.mean(0, keepdim=True).expand_as(x),
+    }
+    rows, seconds, shown = [], {}, {}
+    for index, context in enumerate(run.progress(CONTEXTS, desc="contexts")):
+        mask = random_masks(len(test), height, width, context, generator=run.generator(100 + index))
+        label = _label(context)
+        shown[label] = {"mask": mask[:4]}
+        for method, complete in methods.items():
+            start = time.perf_counter()
+            prediction = complete(test, mask)
+            seconds[f"{method}@{label}"] = time.perf_counter() - start
+            rows.append({"method": method, "context": label, **_scores(prediction, test, mask)})
+            shown[label][method] = prediction[:4]
+    one_pass = sum(v for k, v in seconds.items() if k.startswith("hypernetwork@"))
+    fitted = sum(v for k, v in seconds.items() if k.startswith("siren-scratch"))
+    run.save_figure(completion_grid(test[:4], shown), f"{name}_completion.png")
+    return {
+        "results": rows,
+        "fit_seconds": {"hypernetwork": hypernet.fit_seconds_, "cnp": cnp.fit_seconds_},
+        "completion_seconds": seconds,
+        "time_ratio_scratch_over_one_pass": fitted / max(one_pass, 1e-9),
+        "train_images": len(train),
+        "test_images": len(test),
+    }
+
+
+def _split(images: Tensor, run: Run, train: int, test: int) -> tuple[Tensor, Tensor]:
+    order = torch.randperm(len(images), generator=run.generator(0))
+    return images[order[:train]], images[order[train : train + test]]
+
+
+def mnist(
+    run: Run,
+    *,
+    steps: int = 300,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    omega0: float = 10.0,
+    train_images: int = 2000,
+    test_images: int = 100,
+    finetune_steps: int = 20,
+    scratch_steps: int = 100,
+    **_: Any,
+) -> dict[str, Any]:
+    """MNIST-5k (28×28): train on ``train_images``, complete ``test_images`` others."""
+    images, _labels = load_mnist()
+    train, test = _split(images, run, train_images, test_images)
+    return completion(
+        run,
+        train,
+        test,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        omega0=omega0,
+        finetune_steps=finetune_steps,
+        scratch_steps=scratch_steps,
+        name="mnist",
+    )
+
+
+def patches(
+    run: Run,
+    *,
+    steps: int = 300,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    omega0: float = 10.0,
+    train_images: int = 2000,
+    test_images: int = 100,
+    finetune_steps: int = 20,
+    scratch_steps: int = 100,
+    **_: Any,
+) -> dict[str, Any]:
+    """32×32 colour crops: training crops and test crops come from different photographs."""
+    train = natural_image_crops(train_images, split="train", seed=run.seed)
+    test = natural_image_crops(test_images, split="test", seed=run.seed + 10_000)
+    return completion(
+        run,
+        train,
+        test,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        omega0=omega0,
+        finetune_steps=finetune_steps,
+        scratch_steps=scratch_steps,
+        name="patches",
+    )
+
+
+def bicubic(images: Tensor, size: tuple[int, int]) -> Tensor:
+    """Pillow's bicubic resize of each ``[C, H, W]`` image in [0, 1] (uint8 round trip)."""
+    from PIL import Image
+
+    out = []
+    for image in images:
+        array = (image.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+        picture = Image.fromarray(array[..., 0] if array.shape[2] == 1 else array)
+        resized = np.asarray(
+            picture.resize((size[1], size[0]), Image.Resampling.BICUBIC), dtype=np.float32
+        )
+        out.append(torch.from_numpy(resized / 255.0).reshape(size[0], size[1], -1).permute(2, 0, 1))
+    return torch.stack(out)
+
+
+def superres(
+    run: Run,
+    *,
+    steps: int = 300,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    omega0: float = 10.0,
+    train_images: int = 2000,
+    test_images: int = 100,
+    **_: Any,
+) -> dict[str, Any]:
+    """Train on 14×14 (2×2 averages of MNIST), render 28×28, score against the real 28×28."""
+    images, _labels = load_mnist()
+    train, test = _split(images, run, train_images, test_images)
+    small_train, small_test = F.avg_pool2d(train, 2), F.avg_pool2d(test, 2)
+    common: dict[str, Any] = {
+        "steps": steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "progress": run.show_progress,
+    }
+    hypernet = FieldHyperNetwork(1, omega0=omega0, seed=run.seed, **common).fit(small_train)
+    cnp = CNP(1, seed=run.seed, **common).fit(small_train)
+    full = torch.ones(14, 14, dtype=torch.bool)
+    renders = {
+        "hypernetwork": hypernet.render(small_test, full, size=(28, 28)),
+        "cnp": cnp.render(small_test, full, size=(28, 28)),
+        "bicubic": bicubic(small_test, (28, 28)).clamp(0, 1),
+        "nearest": F.interpolate(small_test, scale_factor=2, mode="nearest"),
+    }
+    rows = [
+        {"method": m, "context": "14x14 -> 28x28", **_scores(r, test, None)}
+        for m, r in renders.items()
+    ]
+    run.save_figure(superres_grid(small_test[:8], renders, test[:8]), "superres.png")
+    return {
+        "results": rows,
+        "fit_seconds": {"hypernetwork": hypernet.fit_seconds_, "cnp": cnp.fit_seconds_},
+        "train_images": len(train),
+        "test_images": len(test),
+    }
+
+
+def _compress(run: Run, **options: Any) -> dict[str, Any]:
+    from ._compress_benchmark import compress
+
+    return compress(run, **options)
+
+
+BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
+    "mnist": mnist,
+    "patches": patches,
+    "superres": superres,
+    "compress": _compress,
+}

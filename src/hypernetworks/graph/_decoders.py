@@ -1,0 +1,224 @@
+"""Decoders: from a parameter node's embedding to a tensor of the parameter's shape.
+
+- :class:`LowRankDecoder` (after LoGAH): ``W = A·Bᵀ``; row ``i`` of ``A`` is generated from
+  the node embedding and features of the index ``i`` (and column ``j`` of ``B`` from those
+  of ``j`` and, for convolutions, of the kernel offset), so any width or kernel size gets a
+  full-rank-``r`` tensor, not a tiled copy. All rows and columns of all nodes of a batch go
+  through one small MLP call.
+- :class:`TilingDecoder` (after GHN-2): a fixed ``[32, 32, 5, 5]`` block per node, tiled and
+  sliced to the parameter's shape.
+
+Output scaling (both decoders), in place of GHN-2's operation-wise normalisation: a weight
+(2 or more dimensions) is divided by its own root mean square and multiplied by
+``gain·sqrt(2/fan_in)``, where ``gain = exp(g(h))`` is predicted from the node and starts at 1
+(He initialisation's scale). Predicted weights therefore always have the magnitude of a
+standard initialisation, times a learned factor, however large the layer. Vectors are
+``base + δ``: 1 for normalisation weights, 0 for biases and normalisation shifts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from ._trace import Node
+
+__all__ = ["DECODERS", "LowRankDecoder", "TilingDecoder"]
+
+
+def _scale(raw: Tensor, gain: Tensor, node: Node) -> Tensor:
+    """Weights: rms-normalised times ``exp(gain)·sqrt(2/fan_in)``; vectors: ``base + raw``."""
+    if raw.dim() >= 2:
+        fan_in = math.prod(raw.shape[1:])
+        rms = raw.pow(2).mean().add(1e-8).sqrt()
+        return raw * (gain.exp() * math.sqrt(2.0 / fan_in) / rms)
+    base = 1.0 if node.op.endswith("norm.weight") else 0.0
+    return raw + base
+
+
+def _mlp(inputs: int, hidden: int, outputs: int, last_std: float | None = None) -> nn.Sequential:
+    last = nn.Linear(hidden, outputs)
+    if last_std is not None:
+        nn.init.normal_(last.weight, std=last_std)
+        nn.init.zeros_(last.bias)
+    return nn.Sequential(nn.Linear(inputs, hidden), nn.GELU(), last)
+
+
+class LowRankDecoder(nn.Module):
+    """``W = A·Bᵀ`` with ``A``, ``B`` generated row by row from the node and the unit index.
+
+    Args:
+        dim: node embedding size.
+        rank: rank ``r`` of every predicted weight.
+        hidden: width of the row/column MLPs.
+        table: learned index vectors; larger indices reuse them (``i mod table``).
+
+    Example:
+        >>> import torch
+        >>> from hypernetworks.graph import Node
+        >>> dec = LowRankDecoder(16)
+        >>> [tuple(t.shape) for t in dec(torch.randn(2, 16),
+        ...                               [Node("conv.weight", "w", (8, 3, 5, 5)),
+        ...                                Node("conv.bias", "b", (8,))])]
+        [(8, 3, 5, 5), (8,)]
+    """
+
+    def __init__(self, dim: int, *, rank: int = 16, hidden: int = 64, table: int = 1024) -> None:
+        super().__init__()
+        self.rank, self.table = rank, table
+        self.row_node, self.col_node, self.vec_node = (nn.Linear(dim, hidden) for _ in range(3))
+        # one learned vector per unit index, shared by every layer and architecture: output
+        # unit i of a layer and input column i of the next one get the same identity
+        self.row_index, self.col_index, self.vec_index = (
+            nn.Embedding(table, hidden) for _ in range(3)
+        )
+        self.col_kernel = nn.Linear(2, hidden, bias=False)
+        self.row_out = nn.Sequential(
+            nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, rank)
+        )
+        self.col_out = nn.Sequential(
+            nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, rank)
+        )
+        vec_last = nn.Linear(hidden, 1)
+        nn.init.normal_(vec_last.weight, std=0.01)
+        self.vec_out = nn.Sequential(nn.GELU(), vec_last)
+        self.gain = nn.Linear(dim, 1)
+        nn.init.zeros_(self.gain.weight)
+        nn.init.zeros_(self.gain.bias)
+
+    def _index(self, count: int, table: nn.Embedding) -> Tensor:
+        """``[count, hidden]``: the vectors of indices ``0..count-1`` (past the table: tiled)."""
+        return table(torch.arange(count, device=table.weight.device) % self.table)
+
+    def forward(self, h: Tensor, nodes: list[Node]) -> list[Tensor]:
+        """Predict one tensor per node from its embedding ``h[m]`` (``[M, dim]``)."""
+        dev = h.device
+        mats = [m for m, n in enumerate(nodes) if len(n.shape) >= 2]
+        vecs = [m for m, n in enumerate(nodes) if len(n.shape) == 1]
+        out: list[Tensor] = [h.new_zeros(n.shape) for n in nodes]
+        if mats:
+            shapes = [nodes[m].shape for m in mats]
+            outs = torch.tensor([s[0] for s in shapes], device=dev)
+            ins = [s[1] for s in shapes]
+            kernels = [s[2:] for s in shapes]
+            kcount = [math.prod(k) for k in kernels]
+            top = max(max(s[0] for s in shapes), max(ins))
+            hm = h[mats]
+            rows_node = torch.repeat_interleave(torch.arange(len(mats), device=dev), outs)
+            rows_idx = torch.cat([torch.arange(int(o), device=dev) for o in outs])
+            a = self.row_out(
+                self.row_node(hm)[rows_node] + self._index(top, self.row_index)[rows_idx]
+            )
+            col_node, col_idx, col_kernel = [], [], []
+            for m, (c, k) in enumerate(zip(ins, kernels, strict=True)):
+                grid = (
+                    torch.stack(
+                        torch.meshgrid(
+                            *(torch.arange(s, device=dev, dtype=h.dtype) - (s - 1) / 2 for s in k),
+                            indexing="ij",
+                        ),
+                        -1,
+                    ).reshape(-1, len(k))
+                    if k
+                    else h.new_zeros(1, 0)
+                )
+                pad = grid.new_zeros(grid.shape[0], max(2 - grid.shape[1], 0))
+                offsets = torch.cat([grid, pad], 1)[:, :2]
+                col_node.append(torch.full((c * grid.shape[0],), m, device=dev))
+                col_idx.append(torch.arange(c, device=dev).repeat_interleave(grid.shape[0]))
+                col_kernel.append(offsets.repeat(c, 1) / 3)
+            b = self.col_out(
+                self.col_node(hm)[torch.cat(col_node)]
+                + self._index(top, self.col_index)[torch.cat(col_idx)]
+                + self.col_kernel(torch.cat(col_kernel))
+            )
+            gains = self.gain(hm).squeeze(-1)
+            a_parts = a.split(outs.tolist())
+            b_parts = b.split([c * k for c, k in zip(ins, kcount, strict=True)])
+            for j, m in enumerate(mats):
+                # centred factors: a component shared by all rows (or columns) would make
+                # every unit compute the same feature and blow up deep networks' outputs
+                a_j, b_j = a_parts[j], b_parts[j]
+                a_j = a_j - a_j.mean(0) if a_j.shape[0] > 1 else a_j
+                b_j = b_j - b_j.mean(0) if b_j.shape[0] > 1 else b_j
+                raw = (a_j @ b_j.T).reshape(nodes[m].shape)
+                out[m] = _scale(raw, gains[j], nodes[m])
+        if vecs:
+            sizes = [nodes[m].shape[0] for m in vecs]
+            top = max(sizes)
+            node_of = torch.repeat_interleave(
+                torch.arange(len(vecs), device=dev), torch.tensor(sizes, device=dev)
+            )
+            idx = torch.cat([torch.arange(s, device=dev) for s in sizes])
+            v = self.vec_out(
+                self.vec_node(h[vecs])[node_of] + self._index(top, self.vec_index)[idx]
+            ).squeeze(-1)
+            for m, part in zip(vecs, v.split(sizes), strict=True):
+                out[m] = _scale(part, h.new_zeros(()), nodes[m])
+        for m, n in enumerate(nodes):
+            if len(n.shape) == 0:
+                out[m] = _scale(self.vec_out(self.vec_node(h[m])).reshape(()), h.new_zeros(()), n)
+        return out
+
+
+class TilingDecoder(nn.Module):
+    """GHN-2's decoder: a ``[block, block, kernel, kernel]`` tensor per node, tiled to shape.
+
+    Args:
+        dim: node embedding size.
+        block: the block's two leading sizes (units, inputs).
+        kernel: the block's spatial size.
+        hidden: width of the decoder MLP.
+
+    Example:
+        >>> import torch
+        >>> from hypernetworks.graph import Node
+        >>> dec = TilingDecoder(16)
+        >>> [tuple(t.shape) for t in dec(torch.randn(1, 16), [Node("linear.weight", "w", (70, 9))])]
+        [(70, 9)]
+    """
+
+    def __init__(self, dim: int, *, block: int = 32, kernel: int = 5, hidden: int = 64) -> None:
+        super().__init__()
+        self.block, self.kernel = block, kernel
+        self.weights = _mlp(dim, hidden, block * block * kernel * kernel)
+        self.vectors = _mlp(dim, hidden, block, last_std=0.01)
+        self.gain = nn.Linear(dim, 1)
+        nn.init.zeros_(self.gain.weight)
+        nn.init.zeros_(self.gain.bias)
+
+    @staticmethod
+    def _tile(block: Tensor, shape: tuple[int, ...]) -> Tensor:
+        for dim, size in enumerate(shape):
+            reps = [1] * block.dim()
+            reps[dim] = -(-size // block.shape[dim])
+            block = block.repeat(reps).narrow(dim, 0, size)
+        return block
+
+    def forward(self, h: Tensor, nodes: list[Node]) -> list[Tensor]:
+        """Predict one tensor per node from its embedding ``h[m]`` (``[M, dim]``)."""
+        k, blk = self.kernel, self.block
+        blocks = self.weights(h).view(-1, blk, blk, k, k)
+        vectors, gains = self.vectors(h), self.gain(h).squeeze(-1)
+        out = []
+        for m, node in enumerate(nodes):
+            shape = node.shape
+            if len(shape) >= 2:
+                source = blocks[m]
+                if len(shape) == 2:
+                    source = source[:, :, k // 2, k // 2]
+                elif len(shape) == 3:
+                    source = source[:, :, k // 2]
+                elif len(shape) == 5:
+                    source = source.unsqueeze(-1)
+                raw = self._tile(source, shape)
+                out.append(_scale(raw, gains[m], node))
+            else:
+                raw = self._tile(vectors[m], shape) if shape else vectors[m, 0]
+                out.append(_scale(raw, h.new_zeros(()), node))
+        return out
+
+
+DECODERS: dict[str, type[nn.Module]] = {"lowrank": LowRankDecoder, "tiling": TilingDecoder}

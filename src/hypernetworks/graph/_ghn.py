@@ -1,0 +1,366 @@
+"""``GraphHyperNetwork``: reads a network's graph, predicts all its parameters in one pass.
+
+Pipeline (GHN-2, Knyazev et al. 2021; decoders after GHN-2 and LoGAH):
+
+```
+model ──trace──► graph ──encode──► op embedding + MLP(continuous shape features)
+      ──► R rounds of [forward messages (along edges) → GRU, backward messages → GRU]
+      ──► decoder (low-rank A·Bᵀ or tiling) per parameter node ──► scaled tensors
+```
+
+Message passing is dense (``[N, N]`` weights, virtual edges up to ``reach`` steps, padded
+over a batch of graphs): no torch-geometric. Rounds are synchronous, so every node is
+updated at once; GHN-2's sequential node-by-node sweep was not needed at these depths.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ._decoders import DECODERS
+from ._encode import SHAPE_FEATURES, Encoded, encode
+from ._trace import OPS, Graph, trace
+
+__all__ = ["FORMAT", "GraphHyperNetwork"]
+
+FORMAT = "hypernetworks.graph/1"
+Architectures = Sequence[nn.Module | Callable[[], nn.Module]] | Any
+
+
+def _positive(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value}")
+    return value
+
+
+class GraphHyperNetwork(nn.Module):
+    """A graph hypernetwork: parameters for any traceable network, trained or not.
+
+    Args:
+        dim: node embedding size.
+        rounds: message-passing rounds (each one forward and one backward pass).
+        decoder: ``"lowrank"`` (LoGAH-style ``A·Bᵀ``, default) or ``"tiling"`` (GHN-2).
+        rank: rank of the low-rank decoder.
+        hidden: width of the decoder MLPs.
+        reach: virtual edges join nodes up to this many steps apart.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> from hypernetworks.graph import GraphHyperNetwork
+        >>> ghn = GraphHyperNetwork(dim=16)
+        >>> x, y = torch.randn(64, 4), torch.randint(0, 2, (64,))
+        >>> factories = [lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))]
+        >>> ghn = ghn.fit(factories, (x, y), steps=3)
+        >>> net = ghn.apply(nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 2)))
+        >>> tuple(net(x).shape)
+        (64, 2)
+    """
+
+    def __init__(
+        self,
+        *,
+        dim: int = 64,
+        rounds: int = 2,
+        decoder: str = "lowrank",
+        rank: int = 16,
+        hidden: int = 64,
+        reach: int = 4,
+    ) -> None:
+        super().__init__()
+        for value, name in (
+            (dim, "dim"),
+            (rounds, "rounds"),
+            (rank, "rank"),
+            (hidden, "hidden"),
+            (reach, "reach"),
+        ):
+            _positive(value, name)
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {sorted(DECODERS)}, got {decoder!r}")
+        self.config: dict[str, Any] = {
+            "dim": dim,
+            "rounds": rounds,
+            "decoder": decoder,
+            "rank": rank,
+            "hidden": hidden,
+            "reach": reach,
+        }
+        self.op_embedding = nn.Embedding(len(OPS), dim)
+        self.shape_encoder = nn.Sequential(
+            nn.Linear(SHAPE_FEATURES, dim), nn.GELU(), nn.Linear(dim, dim)
+        )
+        self.forward_message = nn.Linear(dim, dim)
+        self.backward_message = nn.Linear(dim, dim)
+        self.forward_update = nn.GRUCell(dim, dim)
+        self.backward_update = nn.GRUCell(dim, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.decoder = (
+            DECODERS[decoder](dim, rank=rank, hidden=hidden)
+            if decoder == "lowrank"
+            else DECODERS[decoder](dim, hidden=hidden)
+        )
+        self.history_: list[float] = []
+
+    # -- graph → node embeddings → tensors -------------------------------------------------
+    def _embed(self, encoded: list[Encoded]) -> Tensor:
+        """``[G, N_max, dim]`` node embeddings for a batch of graphs (padding rows unused)."""
+        dev = self.op_embedding.weight.device
+        n = max(e.ops.shape[0] for e in encoded)
+        ops = torch.zeros(len(encoded), n, dtype=torch.long, device=dev)
+        shapes = torch.zeros(len(encoded), n, SHAPE_FEATURES, device=dev)
+        fwd = torch.zeros(len(encoded), n, n, device=dev)
+        bwd = torch.zeros_like(fwd)
+        for g, e in enumerate(encoded):
+            k = e.ops.shape[0]
+            ops[g, :k], shapes[g, :k] = e.ops, e.shapes
+            fwd[g, :k, :k], bwd[g, :k, :k] = e.forward, e.backward
+        h = self.op_embedding(ops) + self.shape_encoder(shapes)
+        d = h.shape[-1]
+        for _ in range(self.config["rounds"]):
+            m = fwd @ self.forward_message(h)
+            h = self.forward_update(m.reshape(-1, d), h.reshape(-1, d)).view_as(h)
+            m = bwd @ self.backward_message(h)
+            h = self.backward_update(m.reshape(-1, d), h.reshape(-1, d)).view_as(h)
+        return self.norm(h)
+
+    def _predict(self, graphs: list[Graph], encoded: list[Encoded]) -> list[dict[str, Tensor]]:
+        h = self._embed(encoded)
+        rows, nodes, owners = [], [], []
+        for g, graph in enumerate(graphs):
+            for i, node in enumerate(graph.nodes):
+                if node.param is not None:
+                    rows.append(h[g, i])
+                    nodes.append(node)
+                    owners.append(g)
+        tensors = self.decoder(torch.stack(rows), nodes)
+        out: list[dict[str, Tensor]] = [{} for _ in graphs]
+        for g, node, t in zip(owners, nodes, tensors, strict=True):
+            out[g][str(node.param)] = t
+        return out
+
+    def predict(self, model: nn.Module, example_input: Any = None) -> dict[str, Tensor]:
+        """Predict every parameter of ``model`` (which is left untouched).
+
+        Args:
+            model: any module :func:`~hypernetworks.graph.trace` can read.
+            example_input: input for the ``torch.export`` fallback (see ``trace``).
+
+        Returns:
+            ``{name: tensor}`` for every name in ``model.named_parameters()``, with the
+            parameter's shape, on this hypernetwork's device, without gradient.
+
+        Raises:
+            UnsupportedModelError: the model cannot be traced or holds an unsupported layer.
+
+        Example:
+            >>> from torch import nn
+            >>> ghn = GraphHyperNetwork(dim=8)
+            >>> params = ghn.predict(nn.Sequential(nn.Conv2d(3, 4, 5), nn.ReLU()))
+            >>> {k: tuple(v.shape) for k, v in params.items()}
+            {'0.weight': (4, 3, 5, 5), '0.bias': (4,)}
+        """
+        graph = trace(model, example_input)
+        with torch.no_grad():
+            predicted = self._predict([graph], [encode(graph, reach=self.config["reach"])])[0]
+        return {name: predicted[name] for name, _ in model.named_parameters()}
+
+    def apply(self, model: nn.Module, example_input: Any = None) -> nn.Module:  # type: ignore[override]
+        """Load the predicted parameters into ``model`` (in place) and return it.
+
+        BatchNorm running statistics are not predicted: fill them with
+        :func:`calibrate_batchnorm` before evaluating in ``eval()`` mode.
+
+        Args:
+            model: any module :func:`~hypernetworks.graph.trace` can read.
+            example_input: input for the ``torch.export`` fallback.
+
+        Returns:
+            ``model`` itself, its parameters overwritten.
+
+        Raises:
+            UnsupportedModelError: as :meth:`predict`.
+
+        Example:
+            >>> import torch
+            >>> from torch import nn
+            >>> net = GraphHyperNetwork(dim=8).apply(nn.Sequential(nn.Linear(3, 2)))
+            >>> tuple(net(torch.randn(5, 3)).shape)
+            (5, 2)
+        """
+        predicted = self.predict(model, example_input)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.copy_(predicted[name])
+        return model
+
+    # -- training ----------------------------------------------------------------------------
+    def fit(
+        self,
+        architectures: Architectures,
+        data: tuple[Tensor, Tensor],
+        *,
+        steps: int = 1000,
+        architectures_per_step: int = 4,
+        batch_size: int = 128,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-5,
+        pool_size: int = 256,
+        seed: int = 0,
+        progress: bool | Callable[[Iterable[int]], Iterable[int]] = False,
+    ) -> GraphHyperNetwork:
+        """Train on a classification set: each step predicts the parameters of a few
+        architectures and descends the mean cross-entropy of those networks on a batch.
+
+        Args:
+            architectures: a list of ``nn.Module`` s or zero-argument factories, or a sampler
+                with ``sample(n, seed=...)`` (e.g. :class:`ArchitectureSpace`), from which
+                ``pool_size`` architectures are drawn once.
+            data: ``(x, y)``, inputs and int64 class labels.
+            steps: optimisation steps.
+            architectures_per_step: networks whose loss is averaged in each step.
+            batch_size: samples per step (the same batch for every network of the step).
+            lr: AdamW learning rate (cosine-decayed to 0).
+            weight_decay: AdamW weight decay.
+            pool_size: architectures drawn from a sampler.
+            seed: batches, architecture choice and dropout come from this seed; the global
+                random state is restored afterwards.
+            progress: True for a tqdm bar, or a function wrapping the step iterable.
+
+        Returns:
+            ``self``; ``history_`` holds the loss of every step.
+
+        Raises:
+            TypeError: ``data`` is not a pair of tensors, or an architecture is not a module.
+            ValueError: ``x`` and ``y`` differ in length, or the loss becomes non-finite.
+        """
+        x, y = _check_data(data)
+        for value, name in (
+            (steps, "steps"),
+            (architectures_per_step, "architectures_per_step"),
+            (batch_size, "batch_size"),
+            (pool_size, "pool_size"),
+        ):
+            _positive(value, name)
+        dev = self.op_embedding.weight.device
+        with torch.random.fork_rng(devices=[]):  # factories initialise with the global stream
+            models = [m.to(dev).train() for m in _instantiate(architectures, pool_size, seed)]
+        graphs = [trace(m, x[:2].to(dev)) for m in models]
+        encoded = [encode(g, reach=self.config["reach"]) for g in graphs]
+        optimizer = torch.optim.AdamW(self.parameters(), lr=lr, weight_decay=weight_decay)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0)))
+        )
+        iterator: Iterable[int] = range(steps)
+        if progress is True:
+            from tqdm.auto import tqdm
+
+            iterator = tqdm(iterator, desc="fit GHN")
+        elif callable(progress):
+            iterator = progress(iterator)
+        self.train()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            gen = torch.Generator().manual_seed(seed)
+            for step in iterator:
+                chosen = torch.randperm(len(models), generator=gen)[:architectures_per_step]
+                batch = torch.randint(0, len(x), (batch_size,), generator=gen)
+                xb, yb = x[batch].to(dev), y[batch].to(dev)
+                predicted = self._predict([graphs[i] for i in chosen], [encoded[i] for i in chosen])
+                loss = torch.stack(
+                    [
+                        F.cross_entropy(torch.func.functional_call(models[i], p, (xb,)), yb)
+                        for i, p in zip(chosen.tolist(), predicted, strict=True)
+                    ]
+                ).mean()
+                if not torch.isfinite(loss):
+                    raise ValueError(
+                        f"the training loss became {float(loss.detach())} at "
+                        f"step {step}; lower lr (={lr})"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.parameters(), 5.0)
+                optimizer.step()
+                schedule.step()
+                self.history_.append(float(loss.detach()))
+        self.eval()
+        return self
+
+    # -- files -------------------------------------------------------------------------------
+    def save(self, path: str | Path | IO[bytes]) -> None:
+        """Write ``{"format", "config", "state"}``: loadable with ``torch.load(weights_only=True)``.
+
+        Example:
+            >>> import tempfile, os
+            >>> ghn = GraphHyperNetwork(dim=8)
+            >>> path = os.path.join(tempfile.mkdtemp(), "ghn.pt")
+            >>> ghn.save(path)
+            >>> GraphHyperNetwork.load(path).config == ghn.config
+            True
+        """
+        state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
+        blob = {"format": FORMAT, "config": dict(self.config), "state": state}
+        torch.save(blob, path if hasattr(path, "write") else str(path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> GraphHyperNetwork:
+        """Read a file written by :meth:`save` (``weights_only=True``, on the CPU).
+
+        Raises:
+            ValueError: the file is not a graph hypernetwork saved by :meth:`save`.
+        """
+        blob = torch.load(str(path), map_location="cpu", weights_only=True)
+        if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+            got = blob.get("format") if isinstance(blob, dict) else type(blob).__name__
+            raise ValueError(
+                f"{path} is not a graph hypernetwork file: expected format "
+                f"{FORMAT!r}, got {got!r}; write it with GraphHyperNetwork.save"
+            )
+        ghn = cls(**blob["config"])
+        ghn.load_state_dict(blob["state"])
+        return ghn.eval()
+
+
+def _check_data(data: object) -> tuple[Tensor, Tensor]:
+    if not (
+        isinstance(data, (tuple, list))
+        and len(data) == 2
+        and all(isinstance(t, Tensor) for t in data)
+    ):
+        raise TypeError(f"data must be a pair (x, y) of tensors, got {type(data).__name__}")
+    x, y = data
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    if y.dtype != torch.long:
+        raise TypeError(f"y must hold int64 class labels, got {y.dtype}")
+    return x, y
+
+
+def _instantiate(architectures: Architectures, pool_size: int, seed: int) -> list[nn.Module]:
+    items = (
+        architectures.sample(pool_size, seed=seed)
+        if hasattr(architectures, "sample")
+        else list(architectures)
+    )
+    if not items:
+        raise ValueError("architectures must not be empty")
+    models = []
+    for item in items:
+        model = item if isinstance(item, nn.Module) else item() if callable(item) else item
+        if not isinstance(model, nn.Module):
+            raise TypeError(
+                f"each architecture must be an nn.Module or a function returning "
+                f"one, got {type(model).__name__}"
+            )
+        models.append(model)
+    return models

@@ -1,0 +1,77 @@
+"""``hypernetworks fields``: each benchmark runs end to end at a tiny budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hypernetworks.cli import main
+
+TINY = [
+    "--steps",
+    "2",
+    "--train-images",
+    "40",
+    "--test-images",
+    "6",
+    "--scratch-steps",
+    "2",
+    "--finetune-steps",
+    "1",
+    "--no-progress",
+]
+
+
+@pytest.mark.parametrize(
+    ("benchmark", "figure"),
+    [
+        ("mnist", "mnist_completion.png"),
+        ("patches", "patches_completion.png"),
+        ("superres", "superres.png"),
+    ],
+)
+def test_completion_benchmarks_write_rows_and_figures(
+    benchmark: str, figure: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["fields", "--benchmark", benchmark, "--out", str(tmp_path), *TINY]) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    rows = metrics["results"]
+    assert {"method", "context", "mse", "psnr"} <= set(rows[0])
+    assert "hypernetwork" in {r["method"] for r in rows}
+    if benchmark != "superres":
+        assert {r["context"] for r in rows} == {"10", "100", "50%"}
+        assert {"cnp", "siren-scratch2", "hypernetwork+finetune1"} <= {r["method"] for r in rows}
+    else:
+        assert "bicubic" in {r["method"] for r in rows}
+    assert (tmp_path / figure).stat().st_size > 0
+    assert "hypernetwork" in capsys.readouterr().out
+
+
+def test_compress_benchmark_writes_rate_distortion(tmp_path: Path) -> None:
+    args = [
+        "fields",
+        "--benchmark",
+        "compress",
+        "--compress-steps",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    rows = json.loads((tmp_path / "metrics.json").read_text())["results"]
+    assert {"method", "image", "bpp", "psnr"} <= set(rows[0])
+    coin = sorted(r["bpp"] for r in rows if r["method"] == "coin")
+    doh = sorted(r["bpp"] for r in rows if r["method"] == "doh")
+    assert coin == pytest.approx(doh)  # compared at matched rates
+    assert (tmp_path / "rate_distortion.png").stat().st_size > 0
+
+
+def test_bad_flags_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["fields", "--benchmark", "cifar"])
+    with pytest.raises(SystemExit):
+        main(["fields", "--steps", "0"])
+    assert "invalid choice" in capsys.readouterr().err
