@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from hypernetworks.runner import Run
-from hypernetworks.uncertainty._benchmarks import BENCHMARKS, DEFAULTS, METHODS
+from hypernetworks.uncertainty import BENCHMARKS, DEFAULTS, METHODS
 
 DEVELOPMENT_SEED = 0
 KEYS = ("accuracy", "nll", "ece", "ood_auroc", "params", "train_seconds", "predict_seconds")

@@ -86,3 +86,32 @@ def test_docstring_examples(name):
         importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE
     )
     assert result.attempted > 0 and result.failed == 0
+
+
+RECIPES = ["federated", "fields", "graph", "uncertainty", "fewshot", "datasets", "runner"]
+
+
+def _recipe_modules() -> list[str]:
+    import pkgutil
+
+    names = []
+    for recipe in RECIPES:
+        package = importlib.import_module(f"hypernetworks.{recipe}")
+        names.append(package.__name__)
+        names += [f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
+    return names
+
+
+@pytest.mark.parametrize("name", _recipe_modules())
+def test_recipe_docstring_examples_run(name):
+    result = doctest.testmod(
+        importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE
+    )
+    assert result.failed == 0
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_every_recipe_package_shows_a_runnable_example(recipe):
+    module = importlib.import_module(f"hypernetworks.{recipe}")
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -24,6 +24,9 @@ Example:
 from ._baselines import DeepEnsemble as DeepEnsemble
 from ._baselines import MCDropout as MCDropout
 from ._baselines import Single as Single
+from ._benchmarks import BENCHMARKS as BENCHMARKS
+from ._benchmarks import DEFAULTS as DEFAULTS
+from ._benchmarks import METHODS as METHODS
 from ._hypernet import NoiseHypernet as NoiseHypernet
 from ._method import Method as Method
 from ._method import member_nll as member_nll
@@ -35,6 +38,9 @@ from ._metrics import gaussian_mixture as gaussian_mixture
 from ._metrics import interval_calibration_error as interval_calibration_error
 
 __all__ = [
+    "BENCHMARKS",
+    "DEFAULTS",
+    "METHODS",
     "DeepEnsemble",
     "MCDropout",
     "Method",
