@@ -54,7 +54,8 @@ def _available(name: str) -> bool:
 
 def _parser(chosen: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="hypernetworks", description=(__doc__ or "").splitlines()[0]
+        prog="hypernetworks",
+        description="Hypernetworks for any PyTorch model: one command, a subcommand per recipe.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in RECIPES.items():
