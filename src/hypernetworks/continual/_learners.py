@@ -174,7 +174,10 @@ class HNet(Learner):
         names = [n for n, p in model.named_parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(params, lr=self.lr)
         conditioner = model.conditioner
-        assert isinstance(conditioner, TaskEmbedding)  # built so in __init__
+        if not isinstance(conditioner, TaskEmbedding):  # HNet builds one in __init__
+            raise TypeError(
+                f"HNet needs a TaskEmbedding conditioner, got {type(conditioner).__name__}"
+            )
         table = conditioner.embedding.weight
         keep = torch.zeros(table.shape[0], 1, dtype=table.dtype, device=table.device)
         keep[task] = 1.0  # earlier (and later) task embeddings stay as they are

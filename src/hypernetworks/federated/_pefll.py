@@ -98,7 +98,8 @@ class PeFLL(PFedHN):
         elif phase == "train":
             ids = sorted(replies)
             super().aggregate(phase, replies, info)
-            assert self._leaf is not None and self._leaf.grad is not None
+            if self._leaf is None or self._leaf.grad is None:
+                raise RuntimeError("aggregate('train') needs configure('train') first")
             self._v_grads = {i: self._leaf.grad[k].clone() for k, i in enumerate(ids)}
         elif phase == "embed":
             params = dict(self.phi.named_parameters())

@@ -98,7 +98,8 @@ class PFedHN(Method):
         return {i: {n: w[k].detach() for n, w in generated.items()} for k, i in enumerate(ids)}
 
     def _backward(self, replies: dict[int, Tensors]) -> None:
-        assert self._pending is not None and self._optimizer is not None
+        if self._pending is None or self._optimizer is None:
+            raise RuntimeError("aggregate('train') needs configure('train') first")
         ids, generated = self._pending
         self._pending = None
         names = list(generated)
@@ -115,8 +116,9 @@ class PFedHN(Method):
     @property
     def optimizer(self) -> torch.optim.Optimizer:
         """The server's Adam over the hypernetwork (built with it)."""
-        hnet = self.hnet  # builds the optimizer too
-        assert self._optimizer is not None, hnet
+        _ = self.hnet  # built on first use, together with its optimizer
+        if self._optimizer is None:
+            raise RuntimeError("the hypernetwork's optimizer was not built")
         return self._optimizer
 
     def server_state(self) -> dict[str, object]:

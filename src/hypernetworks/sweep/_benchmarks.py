@@ -247,7 +247,8 @@ def many_decays(
     budget = time.perf_counter() - start
     chosen = hs.materialize(found.hparams)
     best_rows, best_output = found.hparams["rows"], found.hparams["output"]
-    assert isinstance(best_rows, list) and isinstance(best_output, float)  # a vector, a scalar
+    if not (isinstance(best_rows, list) and isinstance(best_output, float)):
+        raise TypeError(f"expected a vector 'rows' and a scalar 'output', got {found.hparams}")
     best_flat = torch.tensor(best_rows + [best_output])
 
     generator = torch.Generator().manual_seed(seed)

@@ -366,7 +366,8 @@ class HyperSweep(nn.Module):
                     break
                 opt.zero_grad(set_to_none=True)
                 value.backward()
-                assert gamma.grad is not None  # the metric depends on gamma
+                if gamma.grad is None:  # unreachable: backward() needs a graph through gamma
+                    raise RuntimeError("the metric's gradient did not reach the hyperparameters")
                 gamma.grad[frozen] = 0.0
                 opt.step()
                 with torch.no_grad():  # projected: every iterate stays inside the ranges
@@ -374,7 +375,8 @@ class HyperSweep(nn.Module):
         finally:
             for p in trainable:
                 p.requires_grad_(True)
-        assert best_values is not None  # check_finite refuses a metric that is never < inf
+        if best_values is None:  # unreachable: check_finite refuses a non-finite metric
+            raise RuntimeError("optimize found no finite metric value")
         return OptimizeResult(self._setting(best_values), best, history)
 
     def materialize(self, hp: Mapping[str, object]) -> nn.Module:
