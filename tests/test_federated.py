@@ -284,3 +284,10 @@ def test_gradient_inversion_recovers_fedavg_images_not_hyperfl_ones():
     assert out["fedavg_mean_psnr"] > 25  # a recognisable reconstruction
     assert out["hyperfl_mean_psnr"] < out["fedavg_mean_psnr"] - 10
     assert tuple(out["fedavg_images"][0].shape) == (1, 8, 8)
+
+
+def test_aggregate_before_configure_is_explained():
+    method = PFedHN(_mlp(), num_clients=2)
+    message = r"aggregate\('train'\) needs configure\('train'\) first"
+    with pytest.raises(RuntimeError, match=message):
+        method.aggregate("train", {0: {}}, Info(1, -1))
