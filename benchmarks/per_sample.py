@@ -74,8 +74,8 @@ def inherent_flops(model: hn.HyperModel, head: str) -> float:
     return 3 * 2 * BATCH * width * numbers
 
 
-def adam_step(params, forward, y):
-    optimizer = torch.optim.Adam(params, lr=1e-3)
+def adam_step(params, forward, y, fused: bool = True):
+    optimizer = torch.optim.Adam(params, lr=1e-3, fused=fused)
     loss = nn.CrossEntropyLoss()
 
     def step():
@@ -94,10 +94,11 @@ def head_row(args, head: str, spec, rate: float) -> dict:
     torch.manual_seed(0)
     net = mlp().to(device)
     model = hn.hypernetize(mlp(), hn.TaskEmbedding(BATCH, 8), head=spec, hidden=BODY).to(device)
+    fused = args.optimizer == "fused"
     steps = {
-        "plain": adam_step(net.parameters(), lambda: net(x), y),
-        "shared": adam_step(model.parameters(), lambda: model(x, 0), y),
-        "per-sample": adam_step(model.parameters(), lambda: model(x, ids), y),
+        "plain": adam_step(net.parameters(), lambda: net(x), y, fused),
+        "shared": adam_step(model.parameters(), lambda: model(x, 0), y, fused),
+        "per-sample": adam_step(model.parameters(), lambda: model(x, ids), y, fused),
     }
     times = _timer(args)(steps, args.repeats, device, warmup=3)
 
@@ -228,6 +229,12 @@ def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--real", action="store_true", help="also the Hugging Face models")
     p.add_argument("--real-only", action="store_true", help="only the Hugging Face models")
+    p.add_argument(
+        "--optimizer",
+        choices=["fused", "foreach"],
+        default="fused",
+        help="Adam's implementation for every case alike (default: fused, torch's fastest)",
+    )
     args = p.parse_args()
     info = setup(args)
     start = time.perf_counter()
@@ -235,7 +242,8 @@ def main() -> None:
     rows = [] if args.real_only else mlp_rows(args, rate)
     print(
         f"Per-sample weights per head ({info['threads']} thread(s), MLP 64-256-256-10, "
-        f"B={BATCH}, body {BODY}, Adam step, {args.device}, median of {args.repeats}; "
+        f"B={BATCH}, body {BODY}, {args.optimizer} Adam step, {args.device}, "
+        f"median of {args.repeats}; "
         f"GEMM rate {rate / 1e9:.1f} GFLOP/s):\n"
     )
     print(

@@ -52,11 +52,15 @@ def _split(flat: Tensor, shapes: Shapes, bases: Bases) -> list[Tensor]:
     them. Under autograd the addition is out of place: an in-place write into a view gives
     each tensor a ``CopySlices`` node whose backward copies the whole buffer's gradient.
     """
-    lead, out, offset = flat.shape[:-1], [], 0
+    lead, out = flat.shape[:-1], []
     inplace = not (torch.is_grad_enabled() and flat.requires_grad)
+    sizes = [_numel(shape) for shape in shapes]
+    spare = flat.shape[-1] - sum(sizes)  # a last chunk's unused tail
+    # One split (whose backward is one cat): a narrow per tensor would zero-fill a
+    # full-size gradient for each of them.
+    pieces = flat.split(sizes + [spare] if spare else sizes, dim=-1)
     for index, shape in enumerate(shapes):
-        piece = flat.narrow(-1, offset, _numel(shape)).view((*lead, *shape))
-        offset += _numel(shape)
+        piece = pieces[index].view((*lead, *shape))
         if bases is not None:
             base = bases[index]
             # Under autocast the head's output may be bf16: the result takes θ₀'s dtype.
@@ -271,8 +275,7 @@ class _ChunkedHead(HeadModule):
 
     def forward(self, h: Tensor, bases: Bases) -> list[Tensor]:
         chunks = self.generator(h)  # [..., n_chunks, chunk_size]
-        flat = chunks.flatten(-2)[..., : self.total]
-        return _split(flat, self.shapes, bases)
+        return _split(chunks.flatten(-2), self.shapes, bases)
 
 
 class LayerWise(Head):
