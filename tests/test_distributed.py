@@ -1,5 +1,6 @@
 """DistributedDataParallel around a HyperModel under torchrun (gloo, 2 processes)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -33,3 +34,44 @@ def test_ddp_ranks_hold_identical_parameters(tmp_path, head):
     first, second = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
     # the ranks saw different data: equal parameters mean DDP averaged their gradients
     assert torch.equal(first, second)
+
+
+def test_recipe_cli_under_torchrun_matches_one_process(tmp_path):
+    """`hypernetworks uncertainty` under torchrun: each rank trains on its part of every
+    batch, DDP averages the gradients, rank 0 alone writes and prints; the figures agree
+    with a one-process run within floating-point noise."""
+    if not torch.distributed.is_available():
+        pytest.skip("torch.distributed is not available")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    flags = ["uncertainty", "--benchmark", "regression", "--method", "hypernet", "--epochs", "2"]
+    single = subprocess.run(
+        [sys.executable, "-m", "hypernetworks.cli", *flags, "--out", str(tmp_path / "one")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert single.returncode == 0, single.stderr[-3000:]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        str(29500 + os.getpid() % 1000 + 2),
+        "-m",
+        "hypernetworks.cli",
+        *flags,
+        "--out",
+        str(tmp_path / "two"),
+    ]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("OOD AUROC") == 1  # one table: rank 0 prints
+    one = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    for key in ("nll", "rmse", "ood_auroc"):
+        assert two[key] == pytest.approx(one[key], rel=0.02, abs=0.002), key
+    # (another seed moves the NLL by about 8 %: the tolerance tells them apart)
+    assert one["params"] == two["params"]

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..runner import WeightedLoss, data_parallel, shard
 from ._episodes import EpisodeSampler, mean_ci95
 from ._learner import FewShotLearner
 
@@ -79,16 +80,31 @@ def train(
     losses: list[float] = []
     accuracies: list[float] = []
     start = time.perf_counter()
+    # Under torchrun each rank takes its part of the step's episodes (or examples) and
+    # DDP averages the gradients: the same steps as one process.
+    last_accuracy = [float("nan")]  # this rank's, on its part of the step's episodes
+
+    def episode_loss(episodes: list[Any]) -> Tensor:
+        loss, accuracy = learner.loss(episodes)
+        last_accuracy[0] = float(accuracy)
+        return loss
+
+    objective = data_parallel(
+        WeightedLoss(learner, episode_loss if learner.episodic else learner.batch_loss)
+    )
     iterator: Iterable[Any] = range(steps) if progress is None else progress(range(steps))
     for step in iterator:
         optimizer.zero_grad()
         if learner.episodic:
             episodes = [sampler.sample(generator) for _ in range(episodes_per_step)]
-            loss, accuracy = learner.loss(episodes)
-            accuracies.append(float(accuracy))
+            part, weight = shard(torch.arange(episodes_per_step))
+            mine = [episodes[i] for i in part.tolist()]
+            loss = objective(weight, mine)
+            accuracies.append(last_accuracy[0])
         else:
             index = torch.randint(len(sampler.y), (batch,), generator=generator)
-            loss = learner.batch_loss(sampler.x[index], _relabel(sampler, sampler.y[index]))
+            index, weight = shard(index)
+            loss = objective(weight, sampler.x[index], _relabel(sampler, sampler.y[index]))
         if check is not None:
             check(loss, step)
         loss.backward()

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..runner import WeightedLoss, data_parallel, shard
 from ._decoders import DECODERS
 from ._encode import SHAPE_FEATURES, Encoded, encode
 from ._trace import OPS, Graph, trace
@@ -267,6 +268,18 @@ class GraphHyperNetwork(nn.Module):
             iterator = tqdm(iterator, desc="fit GHN")
         elif callable(progress):
             iterator = progress(iterator)
+
+        def mean_loss(chosen: list[int], xb: Tensor, yb: Tensor) -> Tensor:
+            predicted = self._predict([graphs[i] for i in chosen], [encoded[i] for i in chosen])
+            return torch.stack(
+                [
+                    F.cross_entropy(torch.func.functional_call(models[i], p, (xb,)), yb)
+                    for i, p in zip(chosen, predicted, strict=True)
+                ]
+            ).mean()
+
+        # (a step's architectures need not use every decoder: DDP must look for unused ones)
+        objective = data_parallel(WeightedLoss(self, mean_loss), find_unused_parameters=True)
         self.train()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -275,13 +288,9 @@ class GraphHyperNetwork(nn.Module):
                 chosen = torch.randperm(len(models), generator=gen)[:architectures_per_step]
                 batch = torch.randint(0, len(x), (batch_size,), generator=gen)
                 xb, yb = x[batch].to(dev), y[batch].to(dev)
-                predicted = self._predict([graphs[i] for i in chosen], [encoded[i] for i in chosen])
-                loss = torch.stack(
-                    [
-                        F.cross_entropy(torch.func.functional_call(models[i], p, (xb,)), yb)
-                        for i, p in zip(chosen.tolist(), predicted, strict=True)
-                    ]
-                ).mean()
+                # under torchrun each rank takes its share of the step's architectures
+                part, weight = shard(chosen)
+                loss = objective(weight, part.tolist(), xb, yb)
                 if not torch.isfinite(loss):
                     raise ValueError(
                         f"the training loss became {float(loss.detach())} at "

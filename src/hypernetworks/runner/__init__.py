@@ -10,6 +10,10 @@ See docs/recipes.md for the contract. Example:
     [1.0, 0.5, 0.33]
 """
 
+from ._distributed import WeightedLoss as WeightedLoss
+from ._distributed import data_parallel as data_parallel
+from ._distributed import shard as shard
+from ._distributed import world as world
 from ._errors import CheckpointError as CheckpointError
 from ._errors import DeviceError as DeviceError
 from ._errors import NonFiniteError as NonFiniteError
@@ -40,14 +44,18 @@ __all__ = [
     "OutputLock",
     "Run",
     "RunError",
+    "WeightedLoss",
     "add_common_arguments",
     "atomic_write",
     "check_finite",
     "check_writable",
+    "data_parallel",
     "format_table",
     "nonnegative_int",
     "positive_float",
     "positive_int",
     "progress",
+    "shard",
+    "world",
     "write_json",
 ]

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from ._distributed import init_from_environment
 from ._errors import CheckpointError, DeviceError
 from ._files import OutputLock, atomic_write, check_writable, write_json
 from ._report import check_finite, format_table, progress
@@ -142,7 +143,9 @@ class Run:
         device: the torch device the recipe should use.
 
     On exit the random states and the thread count found on entry are restored, and the
-    lock is released. Under ``torch.distributed`` only rank 0 writes files.
+    lock is released. Started by ``torchrun`` (``WORLD_SIZE`` > 1) it opens the process
+    group on entry and closes it on exit; only rank 0 writes files, prints tables and shows
+    progress bars (see :mod:`hypernetworks.runner._distributed`).
 
     Example:
         >>> from hypernetworks.runner import Run
@@ -181,6 +184,7 @@ class Run:
         self.device = self._device(device)
         self.resumed: Any = None
         self.is_main = _is_main_process()
+        self._owns_group = False
         self._lock: OutputLock | None = None
         self._saved: tuple[Any, ...] | None = None
         self._started = 0.0
@@ -216,6 +220,10 @@ class Run:
 
     # -- entering and leaving -----------------------------------------------------
     def __enter__(self) -> Run:
+        self._owns_group = init_from_environment(self.device)
+        if self._owns_group and self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", torch.cuda.current_device())
+        self.is_main = _is_main_process()
         if self.out is not None and self.is_main:
             check_writable(self.out)
             self._lock = OutputLock(self.out)
@@ -259,6 +267,11 @@ class Run:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+        if self._owns_group:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+            self._owns_group = False
 
     # -- during the run -----------------------------------------------------------
     @property
@@ -274,8 +287,9 @@ class Run:
     def progress(
         self, iterable: Iterable[T], *, total: int | None = None, desc: str = ""
     ) -> Iterable[T]:
-        """``iterable`` with a progress bar (unless ``progress=False``)."""
-        return progress(iterable, total=total, desc=desc, enabled=self.show_progress)
+        """``iterable`` with a progress bar (unless ``progress=False``; rank 0 only)."""
+        enabled = self.show_progress and self.is_main
+        return progress(iterable, total=total, desc=desc, enabled=enabled)
 
     @staticmethod
     def check_finite(value: torch.Tensor | float, *, step: object, what: str = "loss") -> float:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import check_positive_int, describe
+from ..runner import WeightedLoss, data_parallel, shard
 
 __all__ = ["TASKS", "Method", "member_nll", "mlp"]
 
@@ -169,14 +170,17 @@ class Method(nn.Module):
         )
         gens = self.generators(seed)
         n = x.shape[0]
+        # Under torchrun each rank trains on its part of every batch and DDP averages the
+        # gradients: the same steps as one process (see hypernetworks.runner.shard).
+        step = data_parallel(WeightedLoss(self, self.loss))
         self.train()
         for _ in (progress or (lambda r: r))(range(epochs)):
             order = torch.stack([torch.randperm(n, generator=g) for g in gens])
             for start in range(0, n, batch_size):
-                index = order[:, start : start + batch_size]
+                index, weight = shard(order[:, start : start + batch_size], dim=1)
                 if index.shape[0] == 1:
                     index = index[0]
-                loss = self.loss(x[index], y[index])
+                loss = step(weight, x[index], y[index])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

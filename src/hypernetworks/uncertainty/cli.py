@@ -78,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
             ("predict_seconds", "predict s", ".2f"),
         ]
         run.print_table([metrics], columns, title=f"{args.benchmark}, seed {args.seed}")
-        if run.out is not None:
+        if run.out is not None and run.is_main:
             pngs = (
                 "reliability.png, ood_histogram.png"
                 if args.benchmark == "mnist-ood"
