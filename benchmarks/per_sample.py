@@ -59,9 +59,35 @@ def gemm_rate(args, size: int = 1024) -> float:
     return 2 * size**3 / seconds
 
 
+def chunked_macs(model: hn.HyperModel, chunk: int, width: int) -> int:
+    """Multiply-adds of one forward of the Chunked head's per-sample rule, per sample.
+
+    A matrix ``[m, n]`` is cut where rows and chunks end; ``x`` meets one window of the
+    generator per distinct window start (``n·|Δ|·H``), every (chunk, window) pair is one
+    product of length H, and θ₀ adds ``m·n``. A vector costs ``numel·H`` per chunk it
+    overlaps.
+    """
+    total, position = 0, 0
+    for _, p in model.target.named_parameters():
+        count, end = p.numel(), position + p.numel()
+        chunks = (end - 1) // chunk - position // chunk + 1
+        if p.dim() >= 2:
+            m, n = p.shape[0], count // p.shape[0]
+            cuts = {position + o * n for o in range(m)}
+            cuts |= {k * chunk for k in range(position // chunk + 1, (end - 1) // chunk + 1)}
+            starts = {c % chunk - (c - position) % n for c in cuts}
+            total += n * len(starts) * width + chunks * len(starts) * width + m * n
+        else:
+            total += chunks * count * width
+        position = end
+    return total
+
+
 def inherent_flops(model: hn.HyperModel, head: str) -> float:
     """The per-sample training step's inherent FLOPs (forward + 2 backward contractions)."""
     matrices = [p for n, p in model.target.named_parameters() if p.dim() >= 2]
+    if head == "chunked":  # the chunk structure needs far fewer than Full's contraction
+        return 3 * 2 * BATCH * chunked_macs(model, 2048, BODY[-1])
     if head == "lowrank":  # generating A, B (H·r(m+n)) and applying them (mn + r(m+n))
         rank, width = 8, BODY[-1]
         per = sum(

@@ -20,6 +20,7 @@ from ._conditioners import Noise as Noise
 from ._conditioners import SetEncoder as SetEncoder
 from ._conditioners import TaskEmbedding as TaskEmbedding
 from ._conditioners import Vector as Vector
+from ._forms import Chunks as Chunks
 from ._forms import Contracted as Contracted
 from ._forms import Factored as Factored
 from ._heads import Chunked as Chunked
@@ -39,6 +40,7 @@ __all__ = [
     "MIP",
     "Chunked",
     "Conditioner",
+    "Chunks",
     "Contracted",
     "Factored",
     "Full",

@@ -37,7 +37,8 @@ from torch import Tensor
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten, tree_map
 
-from ._forms import Contracted, Factored, Form, build
+from ._chunks import chunked_linear
+from ._forms import Chunks, Contracted, Factored, Form, build
 
 __all__ = ["PerSampleWeights", "Unsupported", "placeholder"]
 
@@ -106,6 +107,8 @@ def transposed(form: Form, shape: torch.Size) -> Form:
         width = form.generator.shape[-1]
         generator = form.generator.reshape(m, n, width).transpose(0, 1).reshape(m * n, width)
         return Contracted(base, form.features, generator)
+    if isinstance(form, Chunks):
+        return build(form, shape).transpose(-1, -2)
     return form.transpose(-1, -2)
 
 
@@ -235,6 +238,8 @@ class PerSampleWeights(TorchFunctionMode):
             raise Unsupported("a linear layer's input needs a batch and a feature dimension")
         batch, (m, n) = self.batch, holder.shape
         x3 = x.reshape(batch, -1, n)
+        if isinstance(form, Chunks):
+            return chunked_linear(x3, form, m, n, holder.dtype).reshape(*x.shape[:-1], m)
         if isinstance(form, Factored):
             a, b = form.a.to(holder.dtype), form.b.to(holder.dtype)
             out = (x3 @ b.transpose(-1, -2)) @ a.transpose(-1, -2)
@@ -317,6 +322,16 @@ class PerSampleWeights(TorchFunctionMode):
         else:
             if isinstance(form, Factored):
                 delta = form.a[rows, flat] @ form.b
+            elif isinstance(form, Chunks):  # only the rows looked up, number by number
+                size = form.generator.shape[0]
+                position = (
+                    form.offset + flat.unsqueeze(-1) * dim + torch.arange(dim, device=ids.device)
+                )
+                chunk, within = position // size, position % size
+                picked = form.hidden[rows.unsqueeze(-1), chunk]  # [B, L, dim, H]
+                delta = (picked * form.generator[within]).sum(-1)
+                if form.bias is not None:
+                    delta = delta + form.bias[within]
             else:
                 table = form.generator.reshape(holder.shape[0], dim, -1)[flat]
                 delta = (table @ form.features[:, None, :, None]).squeeze(-1)
@@ -440,7 +455,7 @@ class PerSampleWeights(TorchFunctionMode):
             base = None if form.base is None else form.base[start:stop]
             part = Contracted(base, form.features, form.generator[start * n : stop * n])
         else:
-            part = form[:, start:stop]
+            part = build(form, holder.shape)[:, start:stop]
         return self._linear_form(x, holder[start:stop], part)
 
     def _vector_rows(self, bias: Tensor | None, start: int, stop: int) -> Tensor | None:

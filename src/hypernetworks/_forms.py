@@ -10,6 +10,9 @@ uses a form to apply a layer with per-sample weights without building ``B`` weig
   features ``h`` (the ``Full`` head's features and its output layer ``G``; ``LayerWise``'s
   hidden activations and its generator's last layer). ``x·Wᵀ`` is then one large
   contraction of ``h ⊗ x`` with ``G``.
+* :class:`Chunks` — a weight cut from a stream of chunks ``a_k·Gᵀ`` (the ``Chunked``
+  head): every chunk is linear in its own features ``a_k`` through one shared ``G``, so
+  ``x·Wᵀ`` needs ``x`` against a few windows of ``G`` only (see ``_batched.py``).
 
 Leading dimensions (``[U, ...]``: one row per condition) sit on ``a``/``b`` and on
 ``features``; ``base`` and ``generator`` are shared by every row.
@@ -17,12 +20,14 @@ Leading dimensions (``[U, ...]``: one row per condition) sit on ``a``/``b`` and 
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, TypeAlias
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["Contracted", "Factored", "Form", "build", "lead", "take"]
+__all__ = ["Chunks", "Contracted", "Factored", "Form", "build", "lead", "take"]
 
 
 class Factored(NamedTuple):
@@ -65,7 +70,60 @@ class Contracted(NamedTuple):
     generator: Tensor
 
 
-Form: TypeAlias = Tensor | Factored | Contracted
+class Chunks(NamedTuple):
+    """``W = base + stream[offset : offset + numel].reshape(shape)``, where the stream is
+    the chunks ``hidden @ generator.T (+ bias)`` laid end to end.
+
+    Attributes:
+        base: θ₀ with the parameter's shape, or None.
+        hidden: ``[..., K, H]``: the features of the ``K`` chunks the tensor overlaps.
+        generator: ``[C, H]``, shared by every chunk (``C`` numbers per chunk).
+        bias: ``[C]``, the generating layer's bias, or None.
+        offset: where the tensor starts in the first of its chunks (``0 <= offset < C``).
+
+    Example:
+        >>> import torch
+        >>> form = Chunks(None, torch.ones(2, 2, 3), torch.ones(4, 3), None, 1)
+        >>> build(form, torch.Size([2, 3])).shape
+        torch.Size([2, 2, 3])
+    """
+
+    base: Tensor | None
+    hidden: Tensor
+    generator: Tensor
+    bias: Tensor | None
+    offset: int
+
+
+Form: TypeAlias = Tensor | Factored | Contracted | Chunks
+
+
+def rows(form: Form) -> tuple[Tensor, ...]:
+    """The per-condition tensors of a form (each with the leading dimensions); the rest
+    is shared by every condition."""
+    if isinstance(form, Factored):
+        return (form.a, form.b)
+    if isinstance(form, Contracted):
+        return (form.features,)
+    if isinstance(form, Chunks):
+        return (form.hidden,)
+    return (form,)
+
+
+def with_rows(form: Form, values: tuple[Tensor, ...]) -> Form:
+    """``form`` with its per-condition tensors replaced by ``values`` (see :func:`rows`)."""
+    if isinstance(form, Factored):
+        return Factored(form.base, values[0], values[1])
+    if isinstance(form, Contracted):
+        return Contracted(form.base, values[0], form.generator)
+    if isinstance(form, Chunks):
+        return form._replace(hidden=values[0])
+    return values[0]
+
+
+def base_of(form: Form) -> Tensor | None:
+    """θ₀ (the shared part) of a form; None for a built tensor."""
+    return None if isinstance(form, Tensor) else form.base
 
 
 def lead(form: Form, shape: torch.Size) -> tuple[int, ...]:
@@ -74,6 +132,8 @@ def lead(form: Form, shape: torch.Size) -> tuple[int, ...]:
         return tuple(form.a.shape[:-2])
     if isinstance(form, Contracted):
         return tuple(form.features.shape[:-1])
+    if isinstance(form, Chunks):
+        return tuple(form.hidden.shape[:-2])
     return tuple(form.shape[: form.dim() - len(shape)])
 
 
@@ -84,24 +144,19 @@ def build(form: Form, shape: torch.Size) -> Tensor:
     rows = lead(form, shape)
     if isinstance(form, Factored):
         delta = (form.a @ form.b).reshape(*rows, *shape)
-    else:
+    elif isinstance(form, Contracted):
         delta = (form.features @ form.generator.t()).reshape(*rows, *shape)
+    else:
+        stream = F.linear(form.hidden, form.generator, form.bias).flatten(-2)
+        delta = stream.narrow(-1, form.offset, math.prod(shape)).reshape(*rows, *shape)
     return delta if form.base is None else form.base + delta
 
 
 def take(form: Form, index: Tensor) -> Form:
     """Rows ``index`` of a form with one leading dimension."""
-    if isinstance(form, Factored):
-        return Factored(form.base, form.a[index], form.b[index])
-    if isinstance(form, Contracted):
-        return Contracted(form.base, form.features[index], form.generator)
-    return form[index]
+    return with_rows(form, tuple(value[index] for value in rows(form)))
 
 
 def unsqueeze(form: Form) -> Form:
     """A form with a new leading dimension of size 1 (a batch of one)."""
-    if isinstance(form, Factored):
-        return Factored(form.base, form.a.unsqueeze(0), form.b.unsqueeze(0))
-    if isinstance(form, Contracted):
-        return Contracted(form.base, form.features.unsqueeze(0), form.generator)
-    return form.unsqueeze(0)
+    return with_rows(form, tuple(value.unsqueeze(0) for value in rows(form)))

@@ -30,7 +30,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_positive_int, describe
-from ._forms import Contracted, Factored, Form
+from ._chunks import chunked_vector
+from ._forms import Chunks, Contracted, Factored, Form
 
 __all__ = ["Chunked", "Full", "Head", "HeadModule", "LayerWise", "LowRank", "resolve_head"]
 
@@ -276,6 +277,31 @@ class _ChunkedHead(HeadModule):
     def forward(self, h: Tensor, bases: Bases) -> list[Tensor]:
         chunks = self.generator(h)  # [..., n_chunks, chunk_size]
         return _split(chunks.flatten(-2), self.shapes, bases)
+
+    def factored(self, h: Tensor, bases: Bases) -> list[Form]:
+        """Matrices as :class:`Chunks` (the chunks they overlap, never built); vectors
+        computed number by number."""
+        hidden = self.generator.hidden(h)  # [..., n_chunks, hidden]
+        out: list[Form] = []
+        size, position = self.generator.out.out_features, 0
+        weight, bias = self.generator.out.weight, self.generator.out.bias
+        for index, shape in enumerate(self.shapes):
+            count = _numel(shape)
+            first, last = position // size, (position + count - 1) // size
+            form = Chunks(
+                None if bases is None else bases[index],
+                hidden[..., first : last + 1, :],
+                weight,
+                bias,
+                position - first * size,
+            )
+            position += count
+            if len(shape) >= 2:
+                out.append(form)
+                continue
+            vector = chunked_vector(form, count).view(*h.shape[:-1], *shape)
+            out.append(vector if form.base is None else form.base + vector)
+        return out
 
 
 class LayerWise(Head):

@@ -45,7 +45,8 @@ from torch.utils._pytree import tree_flatten, tree_map, tree_unflatten
 
 from ._batched import PerSampleWeights, Unsupported, placeholder
 from ._binding import distinct_rows
-from ._forms import Contracted, Factored, Form, take, unsqueeze
+from ._forms import Form, base_of, take, unsqueeze, with_rows
+from ._forms import rows as form_rows
 from ._recurrent import RecurrentKernels
 
 if TYPE_CHECKING:
@@ -135,24 +136,6 @@ def plan_groups(index: Tensor, count: int) -> Groups:
     return Groups(index, slot, table, size, count)
 
 
-# -- forms inside vmap -------------------------------------------------------------------
-def _rows(form: Form) -> tuple[Tensor, ...]:
-    """The per-row (batched) tensors of a form; the rest is shared."""
-    if isinstance(form, Factored):
-        return (form.a, form.b)
-    if isinstance(form, Contracted):
-        return (form.features,)
-    return (form,)
-
-
-def _with_rows(form: Form, rows: tuple[Tensor, ...]) -> Form:
-    if isinstance(form, Factored):
-        return Factored(form.base, rows[0], rows[1])
-    if isinstance(form, Contracted):
-        return Contracted(form.base, rows[0], form.generator)
-    return rows[0]
-
-
 def _check_batch_first(size: int):
     position = [0]
 
@@ -222,8 +205,9 @@ def _holders(module: nn.Module, forms: Mapping[str, Form]) -> dict[str, Tensor]:
     holders = {}
     for name, form in forms.items():
         if not isinstance(form, Tensor):
-            like = form.a if isinstance(form, Factored) else form.features
-            holders[name] = placeholder(form.base, _tensor(module, name).shape, like)
+            holders[name] = placeholder(
+                base_of(form), _tensor(module, name).shape, form_rows(form)[0]
+            )
     return holders
 
 
@@ -253,8 +237,8 @@ def call_vmapped(
     group_stats = {k: v.unsqueeze(0).expand(count, *v.shape).clone() for k, v in stats.items()}
     holders = _holders(module, forms)
     built = {n: f for n, f in forms.items() if isinstance(f, Tensor)}
-    rows = {n: _rows(f) for n, f in forms.items() if n in holders}
-    device_type = _rows(next(iter(forms.values())))[0].device.type
+    rows = {n: form_rows(f) for n, f in forms.items() if n in holders}
+    device_type = form_rows(next(iter(forms.values())))[0].device.type
     autocast = (
         torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else None
     )
@@ -267,7 +251,7 @@ def call_vmapped(
         with contextlib.ExitStack() as stack:
             if holders:
                 table = {
-                    id(holders[n]): (holders[n], unsqueeze(_with_rows(forms[n], r[n])))
+                    id(holders[n]): (holders[n], unsqueeze(with_rows(forms[n], r[n])))
                     for n in holders
                 }
                 stack.enter_context(PerSampleWeights(table, 1, strict=False))
@@ -304,7 +288,7 @@ def call_vmapped(
 
 
 def _batch_of(forms: Mapping[str, Form]) -> int:
-    return int(_rows(next(iter(forms.values())))[0].shape[0])
+    return int(form_rows(next(iter(forms.values())))[0].shape[0])
 
 
 # -- the batched path ------------------------------------------------------------------
@@ -319,9 +303,7 @@ def batched_binding(
     """
     holders = {}
     for name, form in forms.items():
-        like = form if isinstance(form, Tensor) else _rows(form)[0]
-        base = form.base if isinstance(form, (Factored, Contracted)) else None
-        holders[name] = placeholder(base, _tensor(module, name).shape, like)
+        holders[name] = placeholder(base_of(form), _tensor(module, name).shape, form_rows(form)[0])
     table = {id(holders[n]): (holders[n], forms[n]) for n in forms}
     names = {id(holders[n]): n for n in forms}
     with torch.nn.utils.stateless._reparametrize_module(module, holders, tie_weights=True):
