@@ -89,6 +89,12 @@ TARGETS = {
         lambda: nn.Sequential(nn.Linear(6, 8), nn.LayerNorm(8), nn.Linear(8, 2)),
         lambda b: torch.randn(b, 6),
     ),
+    "groupnorm": (
+        lambda: nn.Sequential(
+            nn.Conv2d(3, 4, 3), nn.GroupNorm(2, 4), nn.ReLU(), nn.Flatten(), nn.Linear(64, 2)
+        ),
+        lambda b: torch.randn(b, 3, 6, 6),
+    ),
     "batchnorm2d": (
         lambda: nn.Sequential(
             nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 2)

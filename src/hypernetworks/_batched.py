@@ -11,11 +11,11 @@ head's output layer, and no ``B × m × n`` weight set is built.
 
 Rules exist for ``F.linear``, ``torch.addmm``/``matmul`` with a weight on the right
 (Hugging Face's ``Conv1D``), ``F.embedding``, ``F.layer_norm``, ``F.rms_norm``, eval-mode
-``F.batch_norm``, ``F.conv1d/2d/3d``, ``F.multi_head_attention_forward``, element-wise
-arithmetic (a norm's ``weight * x``, raw parameters), and reading a placeholder's
-metadata (``shape``, ``dtype`` ...). Since the
-target's own ``forward`` runs on the whole batch, its masks, control flow and caches
-work unchanged: no ``vmap`` is involved.
+``F.batch_norm``, ``F.group_norm``, ``F.conv1d/2d/3d``, ``F.conv_transpose1d/2d/3d``,
+``F.multi_head_attention_forward``, element-wise arithmetic (a norm's ``weight * x``, raw
+parameters), and reading a placeholder's metadata (``shape``, ``dtype`` ...). Since the
+target's own ``forward`` runs on the whole batch, its masks, control flow and caches work
+unchanged: no ``vmap`` is involved.
 
 Two modes:
 
@@ -393,8 +393,15 @@ class PerSampleWeights(TorchFunctionMode):
             raise Unsupported("batch_norm with batch statistics")
         x = self._batch_first(x, "batch_norm")
         out = F.batch_norm(x, running_mean, running_var, None, None, False, momentum, eps)
-        trailing = out.dim() - 1  # channels and any spatial dims
-        spatial = [1] * (trailing - 1)
+        return self._channel_affine(out, weight, bias)
+
+    def _group_norm(self, func, x, num_groups, weight=None, bias=None, eps=1e-5):  # noqa: ANN001
+        x = self._batch_first(x, "group_norm")  # statistics are per sample already
+        return self._channel_affine(F.group_norm(x, num_groups, None, None, eps), weight, bias)
+
+    def _channel_affine(self, out: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+        """``out * weight + bias`` per channel (dim 1), per sample for placeholders."""
+        spatial = [1] * (out.dim() - 2)
         for value, combine in ((weight, torch.mul), (bias, torch.add)):
             if value is None:
                 continue
@@ -414,6 +421,33 @@ class PerSampleWeights(TorchFunctionMode):
         dilation=1,
         groups=1,
     ):
+        x, merged, flat_bias = self._grouped(x, weight, bias)
+        out = func(x, merged, flat_bias, stride, padding, dilation, groups * self.batch)
+        return out.reshape(self.batch, -1, *out.shape[2:])
+
+    def _conv_transpose(
+        self,
+        func,
+        x,
+        weight,
+        bias=None,
+        stride=1,  # noqa: ANN001
+        padding=0,
+        output_padding=0,
+        groups=1,
+        dilation=1,
+    ):
+        x, merged, flat_bias = self._grouped(x, weight, bias)
+        out = func(
+            x, merged, flat_bias, stride, padding, output_padding, groups * self.batch, dilation
+        )
+        return out.reshape(self.batch, -1, *out.shape[2:])
+
+    def _grouped(
+        self, x: Tensor, weight: Tensor, bias: Tensor | None
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """A convolution's batch as one sample with ``batch`` times the groups: the input
+        ``[1, B·C, ...]``, the samples' weights stacked on dim 0, their biases end to end."""
         found = self._form(weight)
         if found is None:
             raise Unsupported("a convolution with a per-sample bias only")
@@ -422,24 +456,14 @@ class PerSampleWeights(TorchFunctionMode):
             raise Unsupported("an unbatched convolution input")
         x = self._batch_first(x, "conv")
         batch = self.batch
-        value = self._value(holder, form)
-        merged = value.reshape(batch * holder.shape[0], *holder.shape[1:])
+        merged = self._value(holder, form).reshape(batch * holder.shape[0], *holder.shape[1:])
         flat_bias = None
         if bias is not None:
             per = self._form(bias)
             flat_bias = (self._value(*per) if per is not None else bias.expand(batch, -1)).reshape(
                 -1
             )
-        out = func(
-            x.reshape(1, batch * x.shape[1], *x.shape[2:]),
-            merged,
-            flat_bias,
-            stride,
-            padding,
-            dilation,
-            groups * batch,
-        )
-        return out.reshape(batch, holder.shape[0], *out.shape[2:])
+        return x.reshape(1, batch * x.shape[1], *x.shape[2:]), merged, flat_bias
 
     def _rows_of(self, weight: Tensor, start: int, stop: int, x: Tensor) -> Tensor:
         """``x @ weight[start:stop]ᵀ`` per sample, for a placeholder or a plain weight."""
@@ -589,8 +613,12 @@ _RULES: dict[Callable, Callable] = {
     F.layer_norm: PerSampleWeights._layer_norm,
     F.rms_norm: PerSampleWeights._rms_norm,
     F.batch_norm: PerSampleWeights._batch_norm,
+    F.group_norm: PerSampleWeights._group_norm,
     F.conv1d: PerSampleWeights._conv,
     F.conv2d: PerSampleWeights._conv,
     F.conv3d: PerSampleWeights._conv,
+    F.conv_transpose1d: PerSampleWeights._conv_transpose,
+    F.conv_transpose2d: PerSampleWeights._conv_transpose,
+    F.conv_transpose3d: PerSampleWeights._conv_transpose,
     F.multi_head_attention_forward: PerSampleWeights._attention,
 }
