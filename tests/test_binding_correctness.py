@@ -167,3 +167,33 @@ def test_multihead_attention_runs_batched_with_masks_and_weights(head):
         expected, expected_weights = model.materialize(i)(x[i : i + 1], mask[i : i + 1], causal)
         torch.testing.assert_close(out[i : i + 1], expected)
         torch.testing.assert_close(weights[i : i + 1], expected_weights)
+
+
+@pytest.mark.parametrize("head", ["full", LowRank(2)], ids=["full", "lowrank"])
+def test_multihead_attention_rare_options_run_batched(head):
+    """kdim/vdim (separate projection weights), add_bias_kv and add_zero_attn, with a
+    padding mask: per sample == materialize, on the batched path."""
+
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(
+                8, 2, batch_first=True, kdim=6, vdim=5, add_bias_kv=True, add_zero_attn=True
+            )
+
+        def forward(self, q, k, v, mask):
+            return self.attn(q, k, v, key_padding_mask=mask)
+
+    model = perturb(hypernetize(Attention(), TaskEmbedding(3, 4), head=head)).eval()
+    q, k, v = torch.randn(3, 4, 8), torch.randn(3, 5, 6), torch.randn(3, 5, 5)
+    mask = torch.zeros(3, 5, dtype=torch.bool)
+    mask[2, 2:] = True
+    out, weights = model((q, k, v, mask), torch.tensor([0, 1, 2]))
+    assert model.per_sample_path == "batched", model.per_sample_fallback
+    assert weights.shape == (3, 4, 7)  # 5 keys + bias_k + the zero key
+    for i in range(3):
+        expected, expected_weights = model.materialize(i)(
+            q[i : i + 1], k[i : i + 1], v[i : i + 1], mask[i : i + 1]
+        )
+        torch.testing.assert_close(out[i : i + 1], expected)
+        torch.testing.assert_close(weights[i : i + 1], expected_weights)

@@ -521,29 +521,39 @@ class PerSampleWeights(TorchFunctionMode):
         is_causal=False,
     ):
         """``nn.MultiheadAttention``'s functional form, seq-first ``[T, B, E]`` inputs."""
-        if (
-            bias_k is not None
-            or bias_v is not None
-            or add_zero_attn
-            or static_k is not None
-            or static_v is not None
-            or use_separate_proj_weight
-            or query.dim() != 3
-            or in_proj_weight is None
-        ):
-            raise Unsupported("multi_head_attention_forward with an unsupported option")
+        if static_k is not None or static_v is not None or query.dim() != 3:
+            raise Unsupported("multi_head_attention_forward with static keys or unbatched input")
+        if (in_proj_weight is None) != use_separate_proj_weight:
+            raise Unsupported("multi_head_attention_forward without its projection weights")
         batch, heads, width = self.batch, num_heads, embed_dim // num_heads
         inputs = [t.transpose(0, 1) for t in (query, key, value)]  # [B, T, E]
         if any(t.shape[0] != batch for t in inputs):
             raise Unsupported("multi_head_attention_forward without the batch in dim 1")
+        separate = (q_proj_weight, k_proj_weight, v_proj_weight)
         projected = []
         for index, x in enumerate(inputs):
             start, stop = index * embed_dim, (index + 1) * embed_dim
-            y = self._rows_of(in_proj_weight, start, stop, x)
+            if use_separate_proj_weight:  # kdim/vdim != embed_dim: one weight each
+                y = self._rows_of(separate[index], 0, embed_dim, x)
+            else:
+                y = self._rows_of(in_proj_weight, start, stop, x)
             bias = self._vector_rows(in_proj_bias, start, stop)
-            y = y if bias is None else y + bias.to(y.dtype)
-            projected.append(y.reshape(batch, y.shape[1], heads, width).transpose(1, 2))
+            projected.append(y if bias is None else y + bias.to(y.dtype))
         q, k, v = projected
+        extra_sources = 0
+        if bias_k is not None and bias_v is not None:  # add_bias_kv: one more key and value
+            k = torch.cat([k, self._sequence_row(bias_k, k)], 1)
+            v = torch.cat([v, self._sequence_row(bias_v, v)], 1)
+            extra_sources += 1
+        q, k, v = (t.reshape(batch, t.shape[1], heads, width).transpose(1, 2) for t in (q, k, v))
+        if add_zero_attn:  # one more all-zero key and value
+            k = torch.cat([k, k.new_zeros(batch, heads, 1, width)], 2)
+            v = torch.cat([v, v.new_zeros(batch, heads, 1, width)], 2)
+            extra_sources += 1
+        if extra_sources:  # the new keys are never masked
+            attn_mask = None if attn_mask is None else F.pad(attn_mask, (0, extra_sources))
+            if key_padding_mask is not None:
+                key_padding_mask = F.pad(key_padding_mask, (0, extra_sources))
         targets, sources = q.shape[2], k.shape[2]
         mask = torch.zeros(batch, 1, targets, sources, dtype=q.dtype, device=q.device)
         if attn_mask is not None:
@@ -581,6 +591,12 @@ class PerSampleWeights(TorchFunctionMode):
         if not need_weights:
             return out, None
         return out, weights.mean(1) if average_attn_weights else weights
+
+    def _sequence_row(self, value: Tensor, like: Tensor) -> Tensor:
+        """``bias_k``/``bias_v`` (``[1, 1, E]``, per sample when generated) as ``[B, 1, E]``."""
+        found = self._form(value)
+        row = self._value(*found) if found is not None else value.expand(self.batch, 1, -1)
+        return row.reshape(self.batch, 1, -1).to(like.dtype)
 
     def _elementwise(self, func, *args, **kwargs):  # noqa: ANN001
         tensors = [a for a in args if isinstance(a, Tensor) and self._form(a) is None]
