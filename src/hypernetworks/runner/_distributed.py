@@ -92,7 +92,7 @@ class WeightedLoss(nn.Module):
         >>> import torch, torch.nn as nn
         >>> net = nn.Linear(2, 1)
         >>> step = WeightedLoss(net, lambda x: net(x).pow(2).mean())
-        >>> float(step(0.0, torch.ones(3, 2)))
+        >>> step(0.0, torch.ones(3, 2)).item()
         0.0
     """
 
