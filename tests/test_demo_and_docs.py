@@ -71,6 +71,8 @@ DOCUMENTED = [
     "hypernetworks.tabular",
     "hypernetworks.tabular._estimators",
     "hypernetworks.continual",
+    "hypernetworks.continual._replay",
+    "hypernetworks.continual._benchmarks",
     "hypernetworks.runner",
     "hypernetworks.runner._report",
     "hypernetworks.runner._run",

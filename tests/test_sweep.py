@@ -342,3 +342,32 @@ def test_optimize_reports_a_nan_metric_instead_of_blaming_the_range(ridge):
     bad = (val[0], val[1] * float("nan"))
     with pytest.raises(NonFiniteError, match="the metric became nan at step 0"):
         hs.optimize(bad, steps=3)
+
+
+def test_output_scale_starts_as_the_plain_hypernetwork_and_materializes_what_it_binds():
+    train, val = _ridge_data()
+
+    def make(scale):
+        torch.manual_seed(0)
+        return HyperSweep(
+            nn.Linear(N_FEATURES, 1),
+            {"lam": LogUniform(1e-3, 1.0)},
+            _ridge_loss,
+            metric=_mse,
+            hidden=(8,),
+            output_scale=scale,
+        )
+
+    plain, scaled = make(False), make(True)
+    hp = {"lam": 0.01}
+    for name, w in plain.bind(hp).weights.items():  # scale exp(0) = 1 at the start
+        assert torch.equal(w, scaled.bind(hp).weights[name])
+    scaled.fit(train, steps=30, lr=0.05, draws=4, progress=False)
+    assert scaled.scale is not None and scaled.scale.weight.abs().sum() > 0  # it trains
+    net = scaled.materialize(hp)
+    with torch.no_grad():
+        assert torch.allclose(net(val[0]), scaled.bind(hp)(val[0]), atol=1e-6)
+    found = scaled.optimize(val, steps=5)  # gradient search runs through the scale too
+    assert math.isfinite(found.metric)
+    with pytest.raises(TypeError, match="output_scale must be a bool, got int"):
+        HyperSweep(nn.Linear(3, 1), {"lam": Uniform(0, 1)}, _ridge_loss, output_scale=1)

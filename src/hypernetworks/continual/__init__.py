@@ -3,7 +3,10 @@
 A task-conditioned hypernetwork learns tasks one after another; an output regulariser,
 computed in one batched call over all earlier task ids, keeps the weights it generates for
 earlier tasks where they were. Baselines in the same harness: fine-tuning, EWC and joint
-training. Benchmarks on scikit-learn's digits: ``permuted_digits`` and ``split_digits``.
+training. Class-incremental evaluation infers the task from predictive entropy
+(HNET+ENT) or, with ``replay=m``, from a task classifier trained on m stored samples per
+task (:class:`TaskInference`, stored-sample replay). Benchmarks on scikit-learn's digits:
+``permuted_digits`` and ``split_digits``.
 
 Example:
     >>> import torch.nn as nn
@@ -30,6 +33,7 @@ from ._learners import Finetune as Finetune
 from ._learners import HNet as HNet
 from ._learners import Joint as Joint
 from ._learners import Learner as Learner
+from ._replay import TaskInference as TaskInference
 from ._tasks import as_tasks as as_tasks
 
 __all__ = [
@@ -40,6 +44,7 @@ __all__ = [
     "Joint",
     "Learner",
     "Task",
+    "TaskInference",
     "as_tasks",
     "infer_tasks",
     "hnet_options",

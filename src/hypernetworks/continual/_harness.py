@@ -27,19 +27,30 @@ def _accuracy(learner: Learner, task: Task, task_id: int) -> float:
 
 
 @torch.no_grad()
-def infer_tasks(learner: HNet, x: Tensor, num_tasks: int) -> tuple[Tensor, Tensor]:
-    """Class-incremental inference (HNET+ENT): for each input, the task whose generated
-    network is most certain (lowest predictive entropy), and that network's logits."""
+def infer_tasks(learner: Learner, x: Tensor, num_tasks: int) -> tuple[Tensor, Tensor]:
+    """Class-incremental inference: for each input, the inferred task and that task's
+    network's logits. HNET+ENT (default): the task whose generated network is most
+    certain (lowest predictive entropy). With ``HNet(replay=m)``: the task that its
+    replay-trained task classifier finds most probable (HNET+R-style); this also serves
+    the baselines (``replay`` > 0), whose one network then labels the input."""
+    if learner.inference is None and not isinstance(learner, HNet):
+        raise TypeError(
+            f"class-incremental inference needs an HNet or a learner with replay > 0, "
+            f"got {type(learner).__name__} with replay=0"
+        )
     learner.module().eval()
     logits = torch.stack([learner.logits(x, t) for t in range(num_tasks)])  # [T, N, C]
-    log_p = logits.log_softmax(-1)
-    entropy = -(log_p.exp() * log_p).sum(-1)  # [T, N]
-    chosen = entropy.argmin(0)
+    if learner.inference is not None:
+        chosen = learner.inference.predict(x, num_tasks)
+    else:
+        log_p = logits.log_softmax(-1)
+        entropy = -(log_p.exp() * log_p).sum(-1)  # [T, N]
+        chosen = entropy.argmin(0)
     return chosen, logits[chosen, torch.arange(x.shape[0])]
 
 
 @torch.no_grad()
-def _class_incremental(learner: HNet, tasks: Sequence[Task], upto: int) -> dict:
+def _class_incremental(learner: Learner, tasks: Sequence[Task], upto: int) -> dict:
     """Accuracy without the task id, over the test sets of tasks ``0 .. upto``."""
     correct = task_correct = total = 0
     for t in range(upto + 1):
@@ -116,13 +127,16 @@ def run(
         out: folder for ``metrics.json``, ``accuracy_matrix.png`` and ``checkpoint.pt``
             (written after every task); None writes nothing.
         resume: continue from ``out/checkpoint.pt`` (refused if the configuration differs).
-        class_incremental: for ``hnet``, also evaluate without task ids (HNET+ENT).
+        class_incremental: also evaluate without task ids: for ``hnet`` from predictive
+            entropy (HNET+ENT), for any method with ``replay`` > 0 from the replay-trained
+            task classifier.
         **options: passed to the learner (``beta``, ``head``, ``iterations``, ``lr`` ...).
 
     Returns:
         ``accuracy_matrix`` (row i: accuracy on every task learned so far, after task i),
         ``mean_accuracy``, ``mean_forgetting``, ``param_ratio`` (trainable parameters over
-        the target's), ``seconds``, ``learner`` and, for ``hnet``, ``class_incremental``.
+        the target's), ``seconds``, ``learner`` and, for ``hnet`` or with ``replay``,
+        ``class_incremental`` (``accuracy``, ``task_inference_accuracy``).
 
     Raises:
         hypernetworks.runner.NonFiniteError: a loss became NaN or infinite (the checkpoint
@@ -190,7 +204,7 @@ def learn_tasks(
         "target_parameters": target_size,
         "seconds": seconds,
     }
-    if method == "hnet" and class_incremental and isinstance(learner, HNet):
+    if class_incremental and (isinstance(learner, HNet) or learner.inference is not None):
         metrics["class_incremental"] = _class_incremental(learner, tasks, len(tasks) - 1)
     run.write_metrics(metrics)
     full = [row + [None] * (len(tasks) - len(row)) for row in matrix]

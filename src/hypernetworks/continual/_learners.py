@@ -33,20 +33,46 @@ from .._conditioners import TaskEmbedding
 from .._model import HyperModel, hypernetize
 from ..datasets import Task
 from ..runner import check_finite
+from ._replay import TaskInference
 
 __all__ = ["EWC", "Finetune", "HNet", "Joint", "Learner"]
 
 
 class Learner:
-    """What the continual harness needs from a method."""
+    """What the continual harness needs from a method.
+
+    Every learner may also keep a :class:`TaskInference` (``replay`` > 0 samples stored
+    per task): a task classifier that class-incremental evaluation uses to pick the task.
+    """
 
     name = "learner"
 
-    def __init__(self, *, lr: float, batch_size: int, iterations: int, seed: int) -> None:
+    def __init__(
+        self,
+        *,
+        lr: float,
+        batch_size: int,
+        iterations: int,
+        seed: int,
+        num_tasks: int = 1,
+        replay: int = 0,
+    ) -> None:
         self.lr = float(lr)
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.iterations = check_positive_int(iterations, "iterations")
         self.seed = int(seed)
+        self.num_tasks = check_positive_int(num_tasks, "num_tasks")
+        if isinstance(replay, bool) or not isinstance(replay, int):
+            raise TypeError(
+                f"replay must be an int (training samples stored per task), "
+                f"got {type(replay).__name__} {replay!r}"
+            )
+        if replay < 0:
+            raise ValueError(
+                f"replay must be an int >= 0 (training samples stored per task), got {replay}"
+            )
+        self.replay = replay
+        self.inference: TaskInference | None = None
 
     # -- to implement ----------------------------------------------------------
     def module(self) -> nn.Module:
@@ -67,9 +93,35 @@ class Learner:
     def load_extra_state(self, state: dict[str, Tensor]) -> None:
         pass
 
+    def learn_task_inference(self, task: int, tasks: Sequence[Task]) -> None:
+        """With ``replay`` > 0: train the task classifier after task ``task`` and store
+        ``replay`` of its inputs (call once per task, in order)."""
+        if not self.replay:
+            return
+        x_train = tasks[task].x_train
+        if self.inference is None:
+            self.inference = self._task_inference(x_train[0].numel())
+        self.inference.learn(task, x_train)
+
+    def _task_inference(
+        self, in_features: int, task_of_class: Tensor | None = None
+    ) -> TaskInference:
+        return TaskInference(
+            in_features,
+            self.num_tasks,
+            per_task=self.replay,
+            task_of_class=task_of_class,
+            iterations=self.iterations,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            seed=self.seed,
+        )
+
     def state_dict(self) -> dict[str, Tensor]:
         state = {f"module.{k}": v for k, v in self.module().state_dict().items()}
         state.update({f"extra.{k}": v for k, v in self.extra_state().items()})
+        if self.inference is not None:
+            state.update({f"replay.{k}": v for k, v in self.inference.state_dict().items()})
         return state
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
@@ -79,6 +131,12 @@ class Learner:
         self.load_extra_state(
             {k[len("extra.") :]: v for k, v in state.items() if k.startswith("extra.")}
         )
+        replay = {k[len("replay.") :]: v for k, v in state.items() if k.startswith("replay.")}
+        if replay:
+            self.inference = self._task_inference(
+                replay["net.0.weight"].shape[1], replay.get("task_of_class")
+            )
+            self.inference.load_state_dict(replay)
 
     def trainable(self) -> int:
         return sum(p.numel() for p in self.module().parameters() if p.requires_grad)
@@ -112,6 +170,10 @@ class HNet(Learner):
             the hypernetwork trains: with a compact head (Chunked, LowRank) that gives a
             hypernetwork with fewer trainable parameters than the target.
         lookahead: evaluate the regulariser after a candidate step on the task loss.
+        replay: training samples stored per task for class-incremental task inference
+            (:class:`TaskInference`, an HNET+R-style replay variant; 0: none, tasks are
+            inferred from predictive entropy, HNET+ENT). The hypernetwork never sees the
+            stored samples.
     """
 
     name = "hnet"
@@ -128,12 +190,20 @@ class HNet(Learner):
         mip=True,
         train_base: bool = True,
         lookahead: bool = False,
+        replay: int = 0,
         lr: float = 1e-3,
         batch_size: int = 32,
         iterations: int = 200,
         seed: int = 0,
     ) -> None:
-        super().__init__(lr=lr, batch_size=batch_size, iterations=iterations, seed=seed)
+        super().__init__(
+            lr=lr,
+            batch_size=batch_size,
+            iterations=iterations,
+            seed=seed,
+            num_tasks=num_tasks,
+            replay=replay,
+        )
         self.model = hypernetize(
             target, TaskEmbedding(num_tasks, embedding_dim), head=head, hidden=hidden, mip=mip
         )
@@ -216,6 +286,7 @@ class HNet(Learner):
         with torch.no_grad():
             done = torch.arange(task + 1, device=table.device)
             self.targets = {n: w.detach().clone() for n, w in model.generate(done).items()}
+        self.learn_task_inference(task, tasks)
 
     def logits(self, x: Tensor, task: int) -> Tensor:
         return self.model(x, task)
@@ -249,8 +320,16 @@ class _PlainLearner(Learner):
         batch_size: int = 32,
         iterations: int = 200,
         seed: int = 0,
+        replay: int = 0,
     ) -> None:
-        super().__init__(lr=lr, batch_size=batch_size, iterations=iterations, seed=seed)
+        super().__init__(
+            lr=lr,
+            batch_size=batch_size,
+            iterations=iterations,
+            seed=seed,
+            num_tasks=num_tasks,
+            replay=replay,
+        )
         self.net = copy.deepcopy(target)
 
     def module(self) -> nn.Module:
@@ -275,6 +354,7 @@ class _PlainLearner(Learner):
 
     def learn(self, task: int, tasks: Sequence[Task], steps) -> None:
         self._fit(task, tasks[task].x_train, tasks[task].y_train, steps)
+        self.learn_task_inference(task, tasks)
 
     def logits(self, x: Tensor, task: int) -> Tensor:
         return self.net(x)
@@ -295,6 +375,7 @@ class Joint(_PlainLearner):
         x = torch.cat([t.x_train for t in tasks[: task + 1]])
         y = torch.cat([t.y_train for t in tasks[: task + 1]])
         self._fit(task, x, y, steps)
+        self.learn_task_inference(task, tasks)
 
 
 class EWC(_PlainLearner):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import runner
-from ._benchmarks import BENCHMARKS, HEADS, METHODS
+from ._benchmarks import BENCHMARKS, HEADS, ITERATIONS, METHODS
 
 __all__ = ["add_arguments", "main"]
 
@@ -23,8 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--iterations",
         type=runner.positive_int,
-        default=200,
-        help="Adam steps per task (default 200)",
+        default=None,
+        help="Adam steps per task (default: "
+        + ", ".join(f"{n} {b}" for b, n in ITERATIONS.items())
+        + ")",
     )
     parser.add_argument("--batch-size", type=runner.positive_int, default=32)
     parser.add_argument("--lr", type=runner.positive_float, default=1e-3)
@@ -37,6 +39,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "frozen base (use e.g. --beta 0.5 --iterations 1500)",
     )
     parser.add_argument("--lookahead", action="store_true", help="hnet: one-step look-ahead")
+    parser.add_argument(
+        "--replay",
+        type=runner.nonnegative_int,
+        default=0,
+        help="training samples stored per task to train a task classifier for "
+        "class-incremental inference (HNET+R-style stored-sample replay; the learner itself "
+        "never sees them). Default 0: hnet infers tasks from predictive entropy (HNET+ENT), "
+        "the baselines are evaluated with task ids only",
+    )
     parser.add_argument("--ewc-strength", type=float, default=10.0, help="ewc: λ (default 10)")
 
 
@@ -46,13 +57,15 @@ def main(args: argparse.Namespace) -> int:
 
     make, default_tasks, _ = BENCHMARKS[args.benchmark]
     num_tasks = args.tasks or default_tasks
+    iterations = args.iterations or ITERATIONS[args.benchmark]
     config = {
         "benchmark": args.benchmark,
         "tasks": num_tasks,
         "method": args.method,
-        "iterations": args.iterations,
+        "iterations": iterations,
         "batch_size": args.batch_size,
         "lr": args.lr,
+        "replay": args.replay,
     }
     if args.method == "hnet":
         config.update(beta=args.beta, head=args.head, lookahead=args.lookahead)
@@ -63,12 +76,22 @@ def main(args: argparse.Namespace) -> int:
             tasks = make(num_tasks, seed=args.seed)
         except ValueError as error:
             raise SystemExit(f"hypernetworks continual: error: {error}") from error
-        options = {"iterations": args.iterations, "batch_size": args.batch_size, "lr": args.lr}
+        options = {
+            "iterations": iterations,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "replay": args.replay,
+        }
         if args.method == "hnet":
-            options.update(beta=args.beta, lookahead=args.lookahead, **hnet_options(args.head))
+            options.update(
+                beta=args.beta,
+                lookahead=args.lookahead,
+                **hnet_options(args.head),
+            )
         if args.method == "ewc":
             options.update(strength=args.ewc_strength)
-        metrics = learn_tasks(tasks, target_for(args.benchmark), args.method, run, **options)
+        target = target_for(args.benchmark, seed=args.seed)
+        metrics = learn_tasks(tasks, target, args.method, run, **options)
         matrix = metrics["accuracy_matrix"]
         rows = [
             {"after": f"task {i + 1}", **{f"t{j + 1}": 100 * a for j, a in enumerate(row)}}

@@ -79,6 +79,12 @@ class HyperSweep(nn.Module):
             :meth:`sweep` and :meth:`optimize` use unless given one there. Averaged over
             batches weighted by batch size; :meth:`optimize` needs it differentiable.
         params, head, hidden, mip: as for :func:`~hypernetworks.hypernetize`.
+        output_scale: also learn one scale per generated tensor, ``exp(a·γ + b)`` with
+            γ the normalised setting (``a``, ``b`` start at 0, so training starts from the
+            plain hypernetwork). It lets the generated weights' size follow the setting
+            over orders of magnitude (e.g. weights that grow as a penalty vanishes), which
+            the hypernetwork alone learns slowly. Adds ``(width + 1) ×`` (generated
+            tensors) parameters.
 
     Example:
         >>> import torch, torch.nn as nn, torch.nn.functional as F
@@ -108,8 +114,11 @@ class HyperSweep(nn.Module):
         head: str | Head = "full",
         hidden: tuple[int, ...] = (64, 64),
         mip: bool | MIP = True,
+        output_scale: bool = False,
     ) -> None:
         super().__init__()
+        if not isinstance(output_scale, bool):
+            raise TypeError(f"output_scale must be a bool, got {type(output_scale).__name__}")
         if not isinstance(priors, Mapping) or not priors:
             raise ValueError(
                 "priors must be a non-empty dict {name: Uniform(...) | LogUniform(...)}, "
@@ -143,6 +152,11 @@ class HyperSweep(nn.Module):
         self.model = hypernetize(
             target, Hyperparameters(**ranges), params=params, head=head, hidden=hidden, mip=mip
         )
+        self.scale: nn.Linear | None = None
+        if output_scale:
+            self.scale = nn.Linear(self.width, len(self.model.generated), dtype=self._dtype())
+            nn.init.zeros_(self.scale.weight)
+            nn.init.zeros_(self.scale.bias)
         self.history: list[float] = []
 
     # -- settings --------------------------------------------------------------------
@@ -213,7 +227,22 @@ class HyperSweep(nn.Module):
     def bind(self, hp: Mapping[str, object] | Tensor) -> BoundNet:
         """The target with the weights for ``hp`` (a dict, or raw values ``[width]``)."""
         flat = hp if isinstance(hp, Tensor) else self._flatten(hp).to(self._dtype())
-        return BoundNet(self.model, self.model.generate(flat))
+        return BoundNet(self.model, self._generate(flat))
+
+    def _generate(self, values: Tensor) -> dict[str, Tensor]:
+        """The generated weights for raw values ``[width]`` or ``[n, width]``, with the
+        learned per-tensor scale when ``output_scale`` is on."""
+        weights = self.model.generate(values)
+        if self.scale is None:
+            return weights
+        log_scale = self.scale(self._to_gamma(values).to(self._dtype()))  # [..., tensors]
+        return {
+            name: w
+            * log_scale[..., k]
+            .exp()
+            .reshape(log_scale.shape[:-1] + (1,) * (w.dim() - log_scale.dim() + 1))
+            for k, (name, w) in enumerate(weights.items())
+        }
 
     # -- training --------------------------------------------------------------------
     def fit(
@@ -246,7 +275,7 @@ class HyperSweep(nn.Module):
             raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
         batches = _batches(data, batch_size, torch.Generator().manual_seed(seed))
         generator = torch.Generator().manual_seed(seed + 1)
-        optimizer = optimizer or torch.optim.Adam(self.model.parameters(), lr=lr)
+        optimizer = optimizer or torch.optim.Adam(self.parameters(), lr=lr)
         scheduler = (
             torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
             if schedule == "cosine"
@@ -260,7 +289,7 @@ class HyperSweep(nn.Module):
                 value = self.loss(self.bind(values[0]), batch, self._split(values[0]))
                 _check_scalar(value, "loss")
             else:
-                weights = self.model.generate(values)
+                weights = self._generate(values)
                 for k in range(draws):
                     net = BoundNet(self.model, {n: w[k] for n, w in weights.items()})
                     term = self.loss(net, batch, self._split(values[k]))
@@ -347,7 +376,7 @@ class HyperSweep(nn.Module):
         gamma = gamma0.to(self._dtype()).requires_grad_(True)
         opt = torch.optim.Adam([gamma], lr=lr)
         self.model.eval()
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        trainable = [p for p in self.parameters() if p.requires_grad]
         for p in trainable:
             p.requires_grad_(False)
         best, history = math.inf, []
@@ -355,9 +384,7 @@ class HyperSweep(nn.Module):
         try:
             for step in range(steps + 1):
                 values = self._from_gamma(gamma)
-                value = self._metric(
-                    BoundNet(self.model, self.model.generate(values)), data, metric
-                )
+                value = self._metric(BoundNet(self.model, self._generate(values)), data, metric)
                 current = check_finite(value, step=step, what="metric")
                 history.append(current)
                 if current < best:
@@ -381,7 +408,13 @@ class HyperSweep(nn.Module):
 
     def materialize(self, hp: Mapping[str, object]) -> nn.Module:
         """A plain copy of the target holding the weights generated for ``hp``."""
-        return self.model.materialize(self._flatten(hp).to(self._dtype()))
+        flat = self._flatten(hp).to(self._dtype())
+        net = self.model.materialize(flat)
+        if self.scale is not None:
+            with torch.no_grad():
+                for name, w in self._generate(flat).items():
+                    net.get_parameter(name).copy_(w)
+        return net
 
     # -- helpers ---------------------------------------------------------------------
     def _resolve(self, metric: Metric | None) -> Metric:

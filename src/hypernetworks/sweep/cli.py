@@ -70,7 +70,9 @@ def _table(m: dict) -> str:
         note = (
             f"largest gap between the validation curves: {m['max_curve_gap']:.4f}; "
             f"same best value: {'yes' if m['same_best'] else 'no'} "
-            f"(regret of the hypernetwork's pick: {m['regret_of_hypernet_pick']:.4f})"
+            f"(regret of the hypernetwork's pick: {m['regret_of_hypernet_pick']:.4f}; "
+            f"within the grid's noise, {m['grid_noise_at_pick']:.4f}: "
+            f"{'yes' if m['pick_within_noise'] else 'no'})"
         )
     elif m["benchmark"] == "many-decays":
         rows = [
