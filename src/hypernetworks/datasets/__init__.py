@@ -32,13 +32,19 @@ from ._tasks import Task as Task
 from ._tasks import digits_splits as digits_splits
 from ._tasks import permuted_digits as permuted_digits
 from ._tasks import split_digits as split_digits
+from ._text import TEXT_TASKS as TEXT_TASKS
+from ._text import TextTask as TextTask
+from ._text import text_task as text_task
+from ._text import text_tasks as text_tasks
 
 __all__ = [
     "GLYPH_SPLITS",
     "GlyphClass",
     "NATURAL_IMAGES",
     "TABULAR_DEVELOPMENT",
+    "TEXT_TASKS",
     "Task",
+    "TextTask",
     "client_datasets",
     "digits_splits",
     "glyph_classes",
@@ -54,4 +60,6 @@ __all__ = [
     "split_digits",
     "tabular_datasets",
     "tabular_heldout",
+    "text_task",
+    "text_tasks",
 ]

