@@ -75,3 +75,36 @@ def test_recipe_cli_under_torchrun_matches_one_process(tmp_path):
         assert two[key] == pytest.approx(one[key], rel=0.02, abs=0.002), key
     # (another seed moves the NLL by about 8 %: the tolerance tells them apart)
     assert one["params"] == two["params"]
+
+
+def test_sweep_fit_under_torchrun_takes_the_steps_of_one_process(tmp_path):
+    """HyperSweep.fit under torchrun: each rank trains on its rows of every batch and DDP
+    averages, so the parameters end where one process's do (up to rounding)."""
+    if not torch.distributed.is_available():
+        pytest.skip("torch.distributed is not available")
+    worker = Path(__file__).with_name("sweep_ddp_worker.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    one = subprocess.run(
+        [sys.executable, str(worker), str(tmp_path / "one.pt")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert one.returncode == 0, one.stderr[-3000:]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        str(29500 + os.getpid() % 1000 + 3),
+        str(worker),
+        str(tmp_path / "two.pt"),
+    ]
+    two = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert two.returncode == 0, two.stderr[-3000:]
+    first, second = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
+    assert set(first["rows"]) == {32} and set(second["rows"]) == {16}  # batches were split
+    torch.testing.assert_close(second["params"], first["params"], rtol=1e-4, atol=1e-5)

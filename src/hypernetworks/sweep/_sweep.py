@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -17,7 +18,7 @@ from .._conditioners import Hyperparameters
 from .._heads import Head
 from .._mip import MIP
 from .._model import HyperModel, hypernetize
-from ..runner import check_finite
+from ..runner import WeightedLoss, check_finite, data_parallel, shard, world
 from ..runner import progress as progress_bar
 from ._priors import Prior
 
@@ -281,20 +282,30 @@ class HyperSweep(nn.Module):
             if schedule == "cosine"
             else None
         )
-        self.model.train()
-        for step in progress_bar(range(steps), total=steps, desc="hypernetwork", enabled=progress):
-            values = self.sample(draws, generator).to(self._dtype())
-            batch = next(batches)
+
+        def step_loss(values: Tensor, batch: Any) -> Tensor:
             if draws == 1:
                 value = self.loss(self.bind(values[0]), batch, self._split(values[0]))
                 _check_scalar(value, "loss")
-            else:
-                weights = self._generate(values)
-                for k in range(draws):
-                    net = BoundNet(self.model, {n: w[k] for n, w in weights.items()})
-                    term = self.loss(net, batch, self._split(values[k]))
-                    _check_scalar(term, "loss")
-                    value = term / draws if k == 0 else value + term / draws
+                return value
+            weights = self._generate(values)
+            for k in range(draws):
+                net = BoundNet(self.model, {n: w[k] for n, w in weights.items()})
+                term = self.loss(net, batch, self._split(values[k]))
+                _check_scalar(term, "loss")
+                value = term / draws if k == 0 else value + term / draws
+            return value
+
+        # Under torchrun each rank takes its rows of every batch of tensors and DDP
+        # averages the gradients (see hypernetworks.runner.shard); in one process this
+        # is the plain loss.
+        objective = data_parallel(WeightedLoss(self, step_loss))
+        self.model.train()
+        shown = progress and world()[0] == 0
+        for step in progress_bar(range(steps), total=steps, desc="hypernetwork", enabled=shown):
+            values = self.sample(draws, generator).to(self._dtype())
+            batch, weight = _shard_rows(next(batches))
+            value = objective(weight, values, batch)
             check_finite(value, step=step)
             optimizer.zero_grad(set_to_none=True)
             value.backward()
@@ -497,6 +508,21 @@ def _as_tensors(data: object) -> tuple[Tensor, ...] | None:
             raise ValueError("the data has no samples")
         return tuple(data)
     return None
+
+
+def _shard_rows(batch: Any) -> tuple[Any, float]:
+    """This rank's rows of a batch that is a tuple/list of tensors sharing dim 0 (and the
+    weight of its mean loss); any other batch as it is, with weight 1."""
+    if world()[1] > 1 and (
+        isinstance(batch, (tuple, list))
+        and batch
+        and all(isinstance(t, Tensor) and t.dim() > 0 for t in batch)
+        and len({t.shape[0] for t in batch}) == 1
+    ):
+        index, weight = shard(torch.arange(batch[0].shape[0]))
+        rows = [t[index] for t in batch]
+        return (tuple(rows) if isinstance(batch, tuple) else rows), weight
+    return batch, 1.0
 
 
 def _batches(data: object, batch_size: int | None, generator: torch.Generator):
