@@ -32,7 +32,7 @@ from .._checks import check_positive_int
 from .._conditioners import TaskEmbedding
 from .._model import HyperModel, hypernetize
 from ..datasets import Task
-from ..runner import check_finite
+from ..runner import average_gradients, check_finite, shard
 from ._replay import TaskInference
 
 __all__ = ["EWC", "Finetune", "HNet", "Joint", "Learner"]
@@ -141,11 +141,17 @@ class Learner:
     def trainable(self) -> int:
         return sum(p.numel() for p in self.module().parameters() if p.requires_grad)
 
-    def _batches(self, task: int, x: Tensor, y: Tensor, steps) -> Iterable[tuple[Tensor, Tensor]]:
+    def _batches(
+        self, task: int, x: Tensor, y: Tensor, steps
+    ) -> Iterable[tuple[Tensor, Tensor, float]]:
+        """Seeded minibatches, and the weight of their mean loss. Under torchrun each rank
+        gets its rows of every batch (see ``hypernetworks.runner.shard``); the learners
+        then average the gradients across ranks."""
         gen = torch.Generator().manual_seed(self.seed * 100_003 + task)
         for _ in steps(range(self.iterations)):
             idx = torch.randint(0, len(x), (min(self.batch_size, len(x)),), generator=gen)
-            yield x[idx], y[idx]
+            part, weight = shard(idx)
+            yield x[part], y[part], weight
 
 
 def _check_labels(logits: Tensor, y: Tensor, task: int) -> None:
@@ -253,23 +259,25 @@ class HNet(Learner):
         keep[task] = 1.0  # earlier (and later) task embeddings stay as they are
         hook = table.register_hook(lambda g: g * keep)
         try:
-            for step, (xb, yb) in enumerate(self._batches(task, data.x_train, data.y_train, steps)):
+            batches = self._batches(task, data.x_train, data.y_train, steps)
+            for step, (xb, yb, weight) in enumerate(batches):
                 logits = model(xb, task)
                 if step == 0:
                     _check_labels(logits, data.y_train, task)
-                loss = F.cross_entropy(logits, yb)
+                loss = F.cross_entropy(logits, yb) * weight
                 check_finite(loss, step=f"{step} of task {task + 1}")
                 optimizer.zero_grad()
                 if task == 0 or self.beta == 0:
                     loss.backward()
+                    average_gradients(params)
                 elif not self.lookahead:
+                    # (the regulariser is the same on every rank: averaging keeps it)
                     (loss + self.beta * self.regulariser(task)).backward()
+                    average_gradients(params)
                 else:
-                    raw = torch.autograd.grad(loss, params, allow_unused=True)
-                    grads = [
-                        torch.zeros_like(p) if g is None else g
-                        for p, g in zip(params, raw, strict=True)
-                    ]
+                    loss.backward()
+                    average_gradients(params)  # the look-ahead needs the global step
+                    grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
                     ahead = {
                         n: p - self.lr * g.detach()
                         for n, p, g in zip(names, params, grads, strict=True)
@@ -341,15 +349,16 @@ class _PlainLearner(Learner):
     def _fit(self, task: int, x: Tensor, y: Tensor, steps) -> None:
         self.net.train()
         optimizer = torch.optim.Adam(self.net.parameters(), lr=self.lr)
-        for step, (xb, yb) in enumerate(self._batches(task, x, y, steps)):
+        for step, (xb, yb, weight) in enumerate(self._batches(task, x, y, steps)):
             logits = self.net(xb)
             if step == 0:
                 _check_labels(logits, y, task)
-            loss = F.cross_entropy(logits, yb)
+            loss = F.cross_entropy(logits, yb) * weight
             check_finite(loss, step=f"{step} of task {task + 1}")
-            penalty = self.penalty()
+            penalty = self.penalty()  # the same on every rank
             optimizer.zero_grad()
             (loss if penalty is None else loss + penalty).backward()
+            average_gradients(self.net.parameters())
             optimizer.step()
 
     def learn(self, task: int, tasks: Sequence[Task], steps) -> None:

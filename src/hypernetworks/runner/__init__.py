@@ -11,6 +11,7 @@ See docs/recipes.md for the contract. Example:
 """
 
 from ._distributed import WeightedLoss as WeightedLoss
+from ._distributed import average_gradients as average_gradients
 from ._distributed import data_parallel as data_parallel
 from ._distributed import shard as shard
 from ._distributed import world as world
@@ -47,6 +48,7 @@ __all__ = [
     "WeightedLoss",
     "add_common_arguments",
     "atomic_write",
+    "average_gradients",
     "check_finite",
     "check_writable",
     "data_parallel",

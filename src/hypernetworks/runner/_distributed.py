@@ -25,12 +25,19 @@ Example (one process: nothing changes):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["WeightedLoss", "data_parallel", "init_from_environment", "shard", "world"]
+__all__ = [
+    "WeightedLoss",
+    "average_gradients",
+    "data_parallel",
+    "init_from_environment",
+    "shard",
+    "world",
+]
 
 
 def _initialized() -> bool:
@@ -77,6 +84,25 @@ def data_parallel(module: nn.Module, **options: object) -> nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     return DistributedDataParallel(module, **options)  # type: ignore[arg-type]
+
+
+def average_gradients(parameters: Iterable[Tensor]) -> None:
+    """Average ``.grad`` of ``parameters`` across ranks (``all_reduce``), in place.
+
+    For training loops DDP cannot wrap, e.g. a look-ahead built with
+    ``torch.autograd.grad``: call it after the gradients of the rank's weighted loss (see
+    :func:`shard`) are set and before the optimizer step. A missing gradient counts as
+    zero. In one process it does nothing.
+    """
+    if world()[1] == 1:
+        return
+    import torch.distributed as dist
+
+    for p in parameters:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        dist.all_reduce(p.grad)
+        p.grad /= world()[1]
 
 
 class WeightedLoss(nn.Module):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import random
 import time
@@ -144,8 +145,9 @@ class Run:
 
     On exit the random states and the thread count found on entry are restored, and the
     lock is released. Started by ``torchrun`` (``WORLD_SIZE`` > 1) it opens the process
-    group on entry and closes it on exit; only rank 0 writes files, prints tables and shows
-    progress bars (see :mod:`hypernetworks.runner._distributed`).
+    group on entry and closes it on exit; only rank 0 writes files, prints (other ranks'
+    standard output is silenced inside the block) and shows progress bars (see
+    :mod:`hypernetworks.runner._distributed`).
 
     Example:
         >>> from hypernetworks.runner import Run
@@ -185,6 +187,7 @@ class Run:
         self.resumed: Any = None
         self.is_main = _is_main_process()
         self._owns_group = False
+        self._quiet: contextlib.redirect_stdout | None = None
         self._lock: OutputLock | None = None
         self._saved: tuple[Any, ...] | None = None
         self._started = 0.0
@@ -224,6 +227,9 @@ class Run:
         if self._owns_group and self.device.type == "cuda" and self.device.index is None:
             self.device = torch.device("cuda", torch.cuda.current_device())
         self.is_main = _is_main_process()
+        if not self.is_main:  # other ranks print nothing (restored on exit)
+            self._quiet = contextlib.redirect_stdout(io.StringIO())
+            self._quiet.__enter__()
         if self.out is not None and self.is_main:
             check_writable(self.out)
             self._lock = OutputLock(self.out)
@@ -267,6 +273,9 @@ class Run:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+        if self._quiet is not None:
+            self._quiet.__exit__(None, None, None)
+            self._quiet = None
         if self._owns_group:
             import torch.distributed as dist
 
