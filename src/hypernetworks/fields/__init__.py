@@ -22,11 +22,11 @@ Example:
 from ._base import FieldModel as FieldModel
 from ._cnp import CNP as CNP
 from ._cnp import SirenFit as SirenFit
-from ._compress import COIN as COIN
+from ._codes import Code as Code
+from ._codes import psnr as psnr
+from ._coin import COIN as COIN
+from ._coin import jpeg_curve as jpeg_curve
 from ._compress import DOH as DOH
-from ._compress import Code as Code
-from ._compress import jpeg_curve as jpeg_curve
-from ._compress import psnr as psnr
 from ._context import context_set as context_set
 from ._context import random_masks as random_masks
 from ._encoders import AttentionEncoder as AttentionEncoder

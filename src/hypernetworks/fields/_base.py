@@ -21,7 +21,29 @@ from ..runner import progress as progress_bar
 from ._context import check_images, check_mask, context_set, random_masks
 from ._siren import pixel_grid
 
-__all__ = ["FieldModel"]
+__all__ = ["FieldModel", "check_architecture"]
+
+ENCODERS = ("deepsets", "attention")
+
+
+def check_architecture(
+    hidden: object, layers: object, code: object, encoder: object
+) -> tuple[int, int, int, str]:
+    """Check the settings both field models share; return ``(hidden, layers, code, encoder)``.
+
+    Raises:
+        TypeError / ValueError: a size is not a positive int, or ``encoder`` is neither
+            ``"deepsets"`` nor ``"attention"``.
+    """
+    if encoder not in ENCODERS:
+        raise ValueError(f"encoder must be 'deepsets' or 'attention', got {encoder!r}")
+    return (
+        check_positive_int(hidden, "hidden"),
+        check_positive_int(layers, "layers"),
+        check_positive_int(code, "code"),
+        str(encoder),
+    )
+
 
 _Model = TypeVar("_Model", bound="FieldModel")
 

@@ -26,7 +26,7 @@ from torch import Tensor
 from ..datasets import load_mnist, natural_image_crops
 from ..runner import Run
 from ._cnp import CNP, SirenFit
-from ._compress import psnr
+from ._codes import psnr
 from ._context import random_masks
 from ._hypernet import FieldHyperNetwork
 from ._plots import completion_grid, superres_grid
@@ -119,7 +119,7 @@ def _split(images: Tensor, run: Run, train: int, test: int) -> tuple[Tensor, Ten
 def mnist(
     run: Run,
     *,
-    steps: int = 300,
+    steps: int = 2000,
     batch_size: int = 32,
     lr: float = 1e-3,
     omega0: float = 10.0,
@@ -149,7 +149,7 @@ def mnist(
 def patches(
     run: Run,
     *,
-    steps: int = 300,
+    steps: int = 2000,
     batch_size: int = 32,
     lr: float = 1e-3,
     omega0: float = 10.0,
@@ -194,7 +194,7 @@ def bicubic(images: Tensor, size: tuple[int, int]) -> Tensor:
 def superres(
     run: Run,
     *,
-    steps: int = 300,
+    steps: int = 2000,
     batch_size: int = 32,
     lr: float = 1e-3,
     omega0: float = 10.0,

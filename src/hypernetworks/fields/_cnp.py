@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import check_positive_int
-from ._base import FieldModel, _check_size
+from ._base import FieldModel, _check_size, check_architecture
 from ._context import check_images, check_mask, context_set
 from ._encoders import AttentionEncoder, ContextEncoder, fourier_features
 from ._hypernet import render_sirens
@@ -39,28 +39,26 @@ class _Decoder(nn.Module):
 class CNP(FieldModel):
     """A conditional neural process (Garnelo et al. 2018), trained like the hypernetwork.
 
-        The same set encoder gives a code per image; a shared ReLU MLP decodes
-        ``(Fourier(coordinate), code)`` to a value. Trained on the MSE (the deterministic
-        CNP: the predicted mean), with the same steps, batches and context draws as
-        :class:`FieldHyperNetwork`.
+    The same set encoder gives a code per image; a shared ReLU MLP decodes
+    ``(Fourier(coordinate), code)`` to a value. Trained on the MSE (the deterministic
+    CNP: the predicted mean), with the same steps, batches and context draws as
+    :class:`FieldHyperNetwork`.
 
-        Args:
-            channels: image channels ``C``.
-            hidden: width of the decoder.
-            layers: hidden layers of the decoder.
-            code: size of the code.
-            encoder: ``"deepsets"`` or ``"attention"``.
-            frequencies: octaves of the decoder's coordinate encoding.
-            steps, batch_size, lr, min_context, queries, seed, progress: training (see :meth:`fit`).
+    Args:
+        channels: image channels ``C``.
+        hidden: width of the decoder.
+        layers: hidden layers of the decoder.
+        code: size of the code.
+        encoder: ``"deepsets"`` or ``"attention"``.
+        frequencies: octaves of the decoder's coordinate encoding.
+        steps, batch_size, lr, min_context, queries, seed, progress: training (see :meth:`fit`).
 
-        Example:
-            >>> from typing import cast
-
-    import torch
-            >>> images = torch.rand(8, 3, 6, 6)
-            >>> cnp = CNP(3, hidden=16, steps=2).fit(images)
-            >>> cnp.complete(images, torch.rand(6, 6) < 0.5).shape
-            torch.Size([8, 3, 6, 6])
+    Example:
+        >>> import torch
+        >>> images = torch.rand(8, 3, 6, 6)
+        >>> cnp = CNP(3, hidden=16, steps=2).fit(images)
+        >>> cnp.complete(images, torch.rand(6, 6) < 0.5).shape
+        torch.Size([8, 3, 6, 6])
     """
 
     model_: nn.ModuleDict
@@ -92,13 +90,10 @@ class CNP(FieldModel):
             seed=seed,
             progress=progress,
         )
-        self.hidden = check_positive_int(hidden, "hidden")
-        self.layers = check_positive_int(layers, "layers")
-        self.code = check_positive_int(code, "code")
+        self.hidden, self.layers, self.code, self.encoder = check_architecture(
+            hidden, layers, code, encoder
+        )
         self.frequencies = check_positive_int(frequencies, "frequencies")
-        if encoder not in ("deepsets", "attention"):
-            raise ValueError(f"encoder must be 'deepsets' or 'attention', got {encoder!r}")
-        self.encoder = encoder
 
     def _build(self) -> nn.Module:
         kind = ContextEncoder if self.encoder == "deepsets" else AttentionEncoder
@@ -119,24 +114,22 @@ class CNP(FieldModel):
 class SirenFit:
     """Test-time optimisation from scratch: a fresh SIREN fitted to each image's context.
 
-        Every image gets a SIREN with the same initialisation (seeded), fitted for ``steps``
-        Adam steps to the MSE of its context pixels; all images run vectorized together.
-        It has no prior, so :meth:`fit` only checks its input.
+    Every image gets a SIREN with the same initialisation (seeded), fitted for ``steps``
+    Adam steps to the MSE of its context pixels; all images run vectorized together.
+    It has no prior, so :meth:`fit` only checks its input.
 
-        Args:
-            channels: image channels ``C``.
-            steps: Adam steps per image.
-            lr: Adam's learning rate.
-            hidden, layers, omega0: the SIREN.
-            seed: seeds the initialisation.
+    Args:
+        channels: image channels ``C``.
+        steps: Adam steps per image.
+        lr: Adam's learning rate.
+        hidden, layers, omega0: the SIREN.
+        seed: seeds the initialisation.
 
-        Example:
-            >>> from typing import cast
-
-    import torch
-            >>> images = torch.rand(4, 1, 8, 8)
-            >>> SirenFit(1, steps=5, hidden=16).complete(images, torch.rand(8, 8) < 0.5).shape
-            torch.Size([4, 1, 8, 8])
+    Example:
+        >>> import torch
+        >>> images = torch.rand(4, 1, 8, 8)
+        >>> SirenFit(1, steps=5, hidden=16).complete(images, torch.rand(8, 8) < 0.5).shape
+        torch.Size([4, 1, 8, 8])
     """
 
     def __init__(

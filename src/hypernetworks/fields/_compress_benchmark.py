@@ -15,7 +15,9 @@ import torch
 
 from ..datasets import load_natural_image
 from ..runner import Run
-from ._compress import COIN, DOH, jpeg_curve, psnr
+from ._codes import psnr
+from ._coin import COIN, jpeg_curve
+from ._compress import DOH
 from ._plots import rate_distortion_plot
 
 __all__ = ["compress", "compression_images"]
@@ -47,10 +49,10 @@ def compress(
     size: int = 48,
     widths: tuple[int, ...] = (8, 12, 16),
     coin_layers: int = 2,
-    doh_hidden: int = 32,
+    doh_hidden: int = 48,
     doh_layers: int = 3,
     bits: int = 8,
-    compress_steps: int = 300,
+    compress_steps: int = 1000,
     omega0: float = 10.0,
     **_: Any,
 ) -> dict[str, Any]:

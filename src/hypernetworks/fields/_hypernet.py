@@ -9,8 +9,8 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from .. import HyperModel, hypernetize
-from .._checks import check_hidden, check_positive_int
-from ._base import FieldModel, _check_size
+from .._checks import check_hidden
+from ._base import FieldModel, _check_size, check_architecture
 from ._context import context_set
 from ._encoders import AttentionEncoder, ContextEncoder
 from ._siren import Siren, _check_omega, fit_sirens, pixel_grid
@@ -21,33 +21,35 @@ __all__ = ["FieldHyperNetwork"]
 class FieldHyperNetwork(FieldModel):
     """Neural fields from a hypernetwork (Sitzmann et al. 2020, SIREN §4.3).
 
-        A set encoder turns an image's context pixels into a code; the hypernetwork
-        (:func:`hypernetworks.hypernetize` over a :class:`Siren`) maps the code to that
-        image's SIREN weights, ``θ = θ₀ + Δθ(code)``. A batch of images runs through the
-        core's per-sample path: one generated SIREN per image, vectorized, no Python loop.
+    A set encoder turns an image's context pixels into a code; the hypernetwork
+    (:func:`hypernetworks.hypernetize` over a :class:`Siren`) maps the code to that
+    image's SIREN weights, ``θ = θ₀ + Δθ(code)``. A batch of images runs through the
+    core's per-sample path: one generated SIREN per image, vectorized, no Python loop.
 
-        Args:
-            channels: image channels ``C``.
-            hidden: width of the SIREN's sine layers.
-            layers: number of sine layers.
-            omega0: the SIREN's ω₀.
-            code: size of the set encoder's code.
-            encoder: ``"deepsets"`` (:class:`ContextEncoder`) or ``"attention"``
-                (:class:`AttentionEncoder`).
-            hyper_hidden: widths of the hypernetwork body.
-            steps, batch_size, lr, min_context, queries, seed, progress: training (see :meth:`fit`).
+    Args:
+        channels: image channels ``C``.
+        hidden: width of the SIREN's sine layers.
+        layers: number of sine layers.
+        omega0: the SIREN's ω₀.
+        code: size of the set encoder's code.
+        encoder: ``"deepsets"`` (:class:`ContextEncoder`) or ``"attention"``
+            (:class:`AttentionEncoder`).
+        hyper_hidden: widths of the hypernetwork body; the default ``()`` feeds the code
+            straight into the (zero-initialised) head. A hidden body there kept the model
+            near the mean image: at initialisation its features vary between images by
+            about 1/67 of their shared part (the encoder's code by 1/37), and the head's
+            first Adam updates move every image's weights together (docs/benchmarks.md §10).
+        steps, batch_size, lr, min_context, queries, seed, progress: training (see :meth:`fit`).
 
-        Example:
-            >>> from typing import cast
-
-    import torch
-            >>> images = torch.rand(16, 1, 8, 8)
-            >>> model = FieldHyperNetwork(1, hidden=16, layers=2, steps=3).fit(images)
-            >>> mask = torch.rand(16, 8, 8) < 0.3
-            >>> model.complete(images, mask).shape
-            torch.Size([16, 1, 8, 8])
-            >>> model.render(images, mask, size=(16, 16)).shape
-            torch.Size([16, 1, 16, 16])
+    Example:
+        >>> import torch
+        >>> images = torch.rand(16, 1, 8, 8)
+        >>> model = FieldHyperNetwork(1, hidden=16, layers=2, steps=3).fit(images)
+        >>> mask = torch.rand(16, 8, 8) < 0.3
+        >>> model.complete(images, mask).shape
+        torch.Size([16, 1, 8, 8])
+        >>> model.render(images, mask, size=(16, 16)).shape
+        torch.Size([16, 1, 16, 16])
     """
 
     model_: HyperModel
@@ -61,7 +63,7 @@ class FieldHyperNetwork(FieldModel):
         omega0: float = 30.0,
         code: int = 128,
         encoder: str = "deepsets",
-        hyper_hidden: tuple[int, ...] = (256,),
+        hyper_hidden: tuple[int, ...] = (),
         steps: int = 2000,
         batch_size: int = 32,
         lr: float = 1e-3,
@@ -80,13 +82,10 @@ class FieldHyperNetwork(FieldModel):
             seed=seed,
             progress=progress,
         )
-        self.hidden = check_positive_int(hidden, "hidden")
-        self.layers = check_positive_int(layers, "layers")
+        self.hidden, self.layers, self.code, self.encoder = check_architecture(
+            hidden, layers, code, encoder
+        )
         self.omega0 = _check_omega(omega0)
-        self.code = check_positive_int(code, "code")
-        if encoder not in ("deepsets", "attention"):
-            raise ValueError(f"encoder must be 'deepsets' or 'attention', got {encoder!r}")
-        self.encoder = encoder
         self.hyper_hidden = check_hidden(hyper_hidden)
 
     def _build(self) -> nn.Module:

@@ -16,8 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--steps",
         type=runner.positive_int,
-        default=300,
-        help="training steps of the hypernetwork and the CNP (default 300)",
+        default=2000,
+        help="training steps of the hypernetwork and the CNP (default 2000)",
     )
     parser.add_argument("--batch-size", type=runner.positive_int, default=32)
     parser.add_argument("--lr", type=runner.positive_float, default=1e-3)
@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--compress-steps",
         type=runner.positive_int,
-        default=300,
+        default=1000,
         help="compress: Adam steps per code (D'OH) or SIREN (COIN)",
     )
     parser.add_argument(
