@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import check_positive_int, describe
-from ..runner import check_finite
+from ..runner import WeightedLoss, check_finite, data_parallel, shard, world
 from ..runner import progress as progress_bar
 from ._context import check_images, check_mask, context_set, random_masks
 from ._siren import pixel_grid
@@ -124,17 +124,28 @@ class FieldModel:
         low, high = math.log(self.min_context), math.log(h * w)
         self.losses_: list[float] = []
         start = time.perf_counter()
+
+        def batch_loss(index: Tensor, mask: Tensor, query: Tensor) -> Tensor:
+            prediction = self._predict(
+                context_set(images[index], mask), coords[: len(index), query]
+            )
+            return ((prediction - targets[index][:, query]) ** 2).mean()
+
+        # Under torchrun each rank takes its images of every batch and DDP averages the
+        # gradients (see hypernetworks.runner.shard); in one process: the plain loss.
+        objective = data_parallel(WeightedLoss(self.model_, batch_loss))
         self.model_.train()
+        shown = self.progress and world()[0] == 0
         for step in progress_bar(
-            range(self.steps), total=self.steps, desc=type(self).__name__, enabled=self.progress
+            range(self.steps), total=self.steps, desc=type(self).__name__, enabled=shown
         ):
             index = torch.randint(n, (coords.shape[0],), generator=generator)
             u = float(torch.rand((), generator=generator))
             k = min(h * w, max(1, round(math.exp(low + u * (high - low)))))
             mask = random_masks(coords.shape[0], h, w, k, generator=generator)
             query = torch.randperm(h * w, generator=generator)[: self.queries]
-            prediction = self._predict(context_set(images[index], mask), coords[:, query])
-            loss = ((prediction - targets[index][:, query]) ** 2).mean()
+            part, weight = shard(torch.arange(len(index)))
+            loss = objective(weight, index[part], mask[part], query)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -103,6 +103,6 @@ def main(args: argparse.Namespace) -> int:
             rows = metrics["results"]
         run.print_table(rows, columns, title=f"fields {args.benchmark}, seed {args.seed}")
         run.write_metrics(metrics)
-    if args.out:
-        print(f"\nwrote {args.out}/metrics.json and the figures")
+        if args.out:  # inside the run: under torchrun only rank 0 prints
+            print(f"\nwrote {args.out}/metrics.json and the figures")
     return 0
