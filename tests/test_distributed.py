@@ -49,6 +49,7 @@ CLI_CASES = {
         ("hypernetwork_mse",),
         "wrote ",
     ),
+    "tabular": (["tabular", "--benchmark", "wine"], ("balanced_accuracy",), "wrote "),
     "continual": (
         ["continual", "--benchmark", "permuted-digits", "--method", "hnet", "--tasks", "3"]
         + ["--iterations", "40"],

@@ -11,6 +11,7 @@ See docs/recipes.md for the contract. Example:
 """
 
 from ._distributed import WeightedLoss as WeightedLoss
+from ._distributed import all_ranks_sum as all_ranks_sum
 from ._distributed import average_gradients as average_gradients
 from ._distributed import data_parallel as data_parallel
 from ._distributed import shard as shard
@@ -47,6 +48,7 @@ __all__ = [
     "RunError",
     "WeightedLoss",
     "add_common_arguments",
+    "all_ranks_sum",
     "atomic_write",
     "average_gradients",
     "check_finite",

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 __all__ = [
     "WeightedLoss",
+    "all_ranks_sum",
     "average_gradients",
     "data_parallel",
     "init_from_environment",
@@ -84,6 +85,18 @@ def data_parallel(module: nn.Module, **options: object) -> nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     return DistributedDataParallel(module, **options)  # type: ignore[arg-type]
+
+
+def all_ranks_sum(value: float) -> float:
+    """``value`` summed over the ranks (itself in one process): e.g. an epoch's loss, so
+    that decisions taken on it (early stopping) are the same on every rank."""
+    if world()[1] == 1:
+        return value
+    import torch.distributed as dist
+
+    total = torch.tensor([value], dtype=torch.float64)
+    dist.all_reduce(total)
+    return float(total.item())
 
 
 def average_gradients(parameters: Iterable[Tensor]) -> None:

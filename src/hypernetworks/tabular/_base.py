@@ -18,7 +18,7 @@ from torch import Tensor
 
 from .._checks import check_positive_int
 from .._model import HyperModel, hypernetize
-from ..runner import check_finite
+from ..runner import all_ranks_sum, average_gradients, check_finite, shard, world
 from ._views import PiecewiseLinear, ViewNetwork, run_views, view_masks
 
 __all__ = ["HyperTabBase", "check_unit"]
@@ -198,18 +198,25 @@ class HyperTabBase(BaseEstimator):
             total = 0.0
             for start in range(0, len(order), batch):
                 rows = torch.from_numpy(order[start : start + batch]).to(x.device)
-                out = self._forward(x[rows])
-                loss = self._loss(out, y[rows].unsqueeze(0).expand(out.shape[0], -1))
+                # under torchrun: this rank's rows, gradients averaged (runner.shard)
+                part, weight = shard(rows)
+                if len(part):
+                    out = self._forward(x[part])
+                    loss = self._loss(out, y[part].unsqueeze(0).expand(out.shape[0], -1))
+                    loss = loss * weight
+                else:  # nothing left for this rank: a zero that reaches every parameter
+                    loss = sum((p.sum() * 0.0 for p in model.parameters()), x.new_zeros(()))
                 check_finite(loss, step=f"epoch {epoch + 1}, batch {start // batch + 1}")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                average_gradients(model.parameters())
                 opt.step()
                 if shadow is not model:
                     with torch.no_grad():
                         for mean, p in pairs:
                             mean.lerp_(p, 1.0 - self.averaging)
-                total += loss.item() * len(rows)
-            self.loss_curve_.append(total / len(order))
+                total += loss.item() * len(rows) / world()[1]
+            self.loss_curve_.append(all_ranks_sum(total) / len(order))
             monitored = self.loss_curve_[-1]
             if idx_val is not None:
                 with torch.no_grad():
