@@ -10,27 +10,26 @@ import pytest
 import torch
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+_PORTS = iter(range(20000 + os.getpid() % 1000 * 20, 20000 + os.getpid() % 1000 * 20 + 20))
+
+
+def _run(*args: str, ranks: int = 1) -> subprocess.CompletedProcess:
+    """``python args`` in one process, or under ``torchrun --nproc-per-node ranks``;
+    fails the test with the process's stderr if it fails."""
+    if not torch.distributed.is_available():
+        pytest.skip("torch.distributed is not available")
+    launcher = ["-m", "torch.distributed.run", "--nproc-per-node", str(ranks)]
+    launcher += ["--master-port", str(next(_PORTS))]
+    command = [sys.executable, *(launcher if ranks > 1 else []), *args]
+    result = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
 
 
 @pytest.mark.parametrize("head", ["full", "lowrank"])
 def test_ddp_ranks_hold_identical_parameters(tmp_path, head):
-    if not torch.distributed.is_available():
-        pytest.skip("torch.distributed is not available")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc-per-node",
-        "2",
-        "--master-port",
-        str(29500 + os.getpid() % 1000 + (head == "full")),
-        str(WORKER),
-        str(tmp_path),
-        head,
-    ]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    _run(str(WORKER), str(tmp_path), head, ranks=2)
     first, second = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
     # the ranks saw different data: equal parameters mean DDP averaged their gradients
     assert torch.equal(first, second)
@@ -71,34 +70,9 @@ def test_recipe_cli_under_torchrun_matches_one_process(tmp_path, recipe):
     """A recipe's CLI under torchrun: each rank trains on its part of every batch, the
     gradients are averaged (DDP, or all_reduce where DDP cannot wrap the loop), rank 0
     alone writes and prints; the figures agree with a one-process run."""
-    if not torch.distributed.is_available():
-        pytest.skip("torch.distributed is not available")
     flags, keys, printed_once = CLI_CASES[recipe]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    single = subprocess.run(
-        [sys.executable, "-m", "hypernetworks.cli", *flags, "--out", str(tmp_path / "one")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert single.returncode == 0, single.stderr[-3000:]
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc-per-node",
-        "2",
-        "--master-port",
-        str(29500 + os.getpid() % 1000 + 4 + sorted(CLI_CASES).index(recipe)),
-        "-m",
-        "hypernetworks.cli",
-        *flags,
-        "--out",
-        str(tmp_path / "two"),
-    ]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    _run("-m", "hypernetworks.cli", *flags, "--out", str(tmp_path / "one"))
+    result = _run("-m", "hypernetworks.cli", *flags, "--out", str(tmp_path / "two"), ranks=2)
     assert result.stdout.count(printed_once) == 1  # rank 0 prints, rank 1 is silent
     one, two = (_metrics(tmp_path / run / "metrics.json") for run in ("one", "two"))
     for key in keys:
@@ -109,31 +83,9 @@ def test_recipe_cli_under_torchrun_matches_one_process(tmp_path, recipe):
 def test_sweep_fit_under_torchrun_takes_the_steps_of_one_process(tmp_path):
     """HyperSweep.fit under torchrun: each rank trains on its rows of every batch and DDP
     averages, so the parameters end where one process's do (up to rounding)."""
-    if not torch.distributed.is_available():
-        pytest.skip("torch.distributed is not available")
-    worker = Path(__file__).with_name("sweep_ddp_worker.py")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    one = subprocess.run(
-        [sys.executable, str(worker), str(tmp_path / "one.pt")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert one.returncode == 0, one.stderr[-3000:]
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc-per-node",
-        "2",
-        "--master-port",
-        str(29500 + os.getpid() % 1000 + 3),
-        str(worker),
-        str(tmp_path / "two.pt"),
-    ]
-    two = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert two.returncode == 0, two.stderr[-3000:]
+    worker = str(Path(__file__).with_name("sweep_ddp_worker.py"))
+    _run(worker, str(tmp_path / "one.pt"))
+    _run(worker, str(tmp_path / "two.pt"), ranks=2)
     first, second = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
     assert set(first["rows"]) == {32} and set(second["rows"]) == {16}  # batches were split
     torch.testing.assert_close(second["params"], first["params"], rtol=1e-4, atol=1e-5)
