@@ -6,8 +6,16 @@ mixed-task batch cost in one process, and writes benchmarks/results/adapters.jso
 
     .venv/bin/python benchmarks/adapters.py --runs /tmp/ad_runs --seeds 0 1 2
 
-The defaults (steps, batch, lr, rank, max_length) were fixed before any seed was run and
-were not tuned (see docs/benchmarks.md); seeds 0, 1, 2 are all reported.
+The development protocol that chose each method's learning rate (LEARNING_RATES in
+src/hypernetworks/adapters/_benchmarks.py) runs ``hypernetworks adapters --validation``
+on development seeds 100 and 101 for every rate of the grid (validation texts carved out
+of the training texts; the test texts are never scored) and writes
+benchmarks/results/adapters_development.json:
+
+    .venv/bin/python benchmarks/adapters.py --development --runs /tmp/ad_dev
+
+Steps, batch, rank and max_length were fixed before any seed was run and were not tuned
+(see docs/benchmarks.md); seeds 0, 1, 2 are all reported, none was used for a choice.
 """
 
 from __future__ import annotations
@@ -25,8 +33,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hypernetworks.adapters._benchmarks import DEFAULTS, LEARNING_RATES, METHODS
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEN = ("library", "sentiment", "language", "names", "python")
+TUNED = ("hyperlora", "hyperlora-desc", "lora-per-task", "lora-shared")
+DEV_SEEDS = (100, 101)
+DEV_LRS = (1e-3, 3e-4)
 
 
 def _child_cpu() -> float:
@@ -34,19 +47,145 @@ def _child_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_seeds(runs: Path, seeds: list[int]) -> dict[int, float | None]:
-    """Run the missing seeds; CPU seconds of each run made here (None: found on disk)."""
+def _base(key: str) -> str:
+    """The method of a row or held-out key: 'lora-per-task (best other task) / kind'."""
+    return key.split(" / ")[0].split(" (")[0]
+
+
+def _lr_of(metrics: dict, method: str) -> float | None:
+    """The learning rate ``method`` ran with (older runs: one rate for all methods)."""
+    base = _base(method)
+    if base not in LEARNING_RATES:
+        return None
+    return metrics["lr"].get(base) if "lr" in metrics else metrics["config"]["lr"]
+
+
+def reusable(reuse: Path | None, seed: int) -> tuple[dict | None, list[str]]:
+    """The metrics of ``reuse/seedS`` and its methods whose settings are today's defaults
+    (each method's rate from LEARNING_RATES; every other option as DEFAULTS)."""
+    path = None if reuse is None else reuse / f"seed{seed}" / "metrics.json"
+    if path is None or not path.exists():
+        return None, []
+    old = json.loads(path.read_text())
+    config = old["config"]
+    same = all(
+        config.get(k) == v for k, v in DEFAULTS.items() if k not in ("lr", "validation")
+    ) and not config.get("validation", False)
+    methods = [
+        m
+        for m in METHODS
+        if same
+        and m in old["trainable_params"]
+        and (m not in LEARNING_RATES or _lr_of(old, m) == LEARNING_RATES[m])
+    ]
+    return old, methods
+
+
+def run_seeds(runs: Path, seeds: list[int], reuse: Path | None) -> dict[int, float | None]:
+    """Run the missing seeds (only the methods ``reuse`` lacks at today's defaults); CPU
+    seconds of each run made here (None: found on disk)."""
     cpu: dict[int, float | None] = {}
     command = [str(Path(sys.executable).parent / "hypernetworks"), "adapters", "--no-progress"]
     for seed in seeds:
         out = runs / f"seed{seed}"
-        if (out / "metrics.json").exists():
+        missing = [m for m in METHODS if m not in reusable(reuse, seed)[1]]
+        if (out / "metrics.json").exists() or not missing:
             cpu[seed] = None
             continue
         before = _child_cpu()
-        subprocess.run([*command, "--seed", str(seed), "--out", str(out)], check=True)
+        args = ["--seed", str(seed), "--method", *missing, "--out", str(out)]
+        subprocess.run([*command, *args], check=True)
         cpu[seed] = _child_cpu() - before
     return cpu
+
+
+def load_seed(runs: Path, reuse: Path | None, seed: int) -> dict:
+    """One seed's metrics: the run made here, completed by ``reuse``'s runs of the
+    methods it lacks at today's defaults; ``sources`` says which run gave each method."""
+    path = runs / f"seed{seed}" / "metrics.json"
+    new = json.loads(path.read_text()) if path.exists() else None
+    old, methods = reusable(reuse, seed)
+    have = [] if new is None else list(new["trainable_params"])
+    take = [m for m in methods if m not in have]
+    if new is None and old is None:
+        raise FileNotFoundError(f"no metrics.json for seed {seed} in {runs} or {reuse}")
+    merged: dict = {k: v for k, v in (new or old or {}).items()}
+    merged["sources"] = {m: str(path) for m in have}
+    if new is not None and old is not None and take:
+        merged["results"] = new["results"] + [
+            r for r in old["results"] if _base(r["method"]) in take
+        ]
+        for key in ("mean_accuracy_seen", "trainable_params", "train_cpu_seconds"):
+            merged[key] = {
+                **new[key],
+                **{m: v for m, v in old[key].items() if _base(m) in take},
+            }
+        merged["held_out"] = {
+            **new["held_out"],
+            **{k: v for k, v in old["held_out"].items() if _base(k) in take},
+        }
+        merged["lr"] = {**new.get("lr", {}), **{m: _lr_of(old, m) for m in take}}
+    elif new is None and old is not None:
+        merged["lr"] = {m: _lr_of(old, m) for m in take}
+    merged["lr"] = {m: v for m, v in merged["lr"].items() if v is not None}
+    if take and reuse is not None:
+        merged["sources"].update({m: str(reuse / f"seed{seed}" / "metrics.json") for m in take})
+    return merged
+
+
+def _development_found(runs: Path) -> dict[str, dict[float, dict[int, float]]]:
+    """Mean validation accuracy found under ``runs``: method -> rate -> seed -> accuracy."""
+    found: dict[str, dict[float, dict[int, float]]] = {}
+    for path in sorted(runs.glob("*/metrics.json")):
+        metrics = json.loads(path.read_text())
+        if metrics.get("scored_on") != "validation":
+            continue
+        for method, lr in metrics["lr"].items():
+            by_seed = found.setdefault(method, {}).setdefault(lr, {})
+            by_seed[metrics["seed"]] = metrics["mean_accuracy_seen"][method]
+    return found
+
+
+def run_development(runs: Path) -> None:
+    """Run what is missing of the development grid: every tuned method, seed and rate."""
+    command = [str(Path(sys.executable).parent / "hypernetworks"), "adapters", "--no-progress"]
+    found = _development_found(runs)
+    for seed in DEV_SEEDS:
+        for lr in DEV_LRS:
+            missing = [m for m in TUNED if seed not in found.get(m, {}).get(lr, {})]
+            if missing:
+                out = runs / f"dev_s{seed}_lr{lr:g}"
+                args = ["--validation", "--seed", str(seed), "--lr", f"{lr:g}", "--out", str(out)]
+                subprocess.run([*command, *args, "--method", *missing], check=True)
+
+
+def summarise_development(runs: Path) -> dict:
+    """Mean validation accuracy per method and rate over the development seeds, and the
+    rate each method gets (the best mean; the larger rate on a tie). Reads every
+    ``metrics.json`` under ``runs`` scored on validation texts."""
+    found = _development_found(runs)
+    table: dict[str, dict] = {}
+    for method in TUNED:
+        rates = found.get(method, {})
+        complete = {lr: seeds for lr, seeds in rates.items() if set(seeds) >= set(DEV_SEEDS)}
+        table[method] = {
+            f"{lr:g}": {
+                "mean": float(np.mean([seeds[s] for s in DEV_SEEDS])),
+                "by_seed": {f"seed{s}": seeds[s] for s in DEV_SEEDS},
+            }
+            for lr, seeds in sorted(complete.items())
+        }
+        if complete:
+            best = max(complete, key=lambda lr: (np.mean(list(complete[lr].values())), lr))
+            table[method]["chosen_lr"] = best
+    return {
+        "protocol": "hypernetworks adapters --validation --seed S --lr LR: each seen task's "
+        "training texts split by the builder's groups (about 25% validation), test texts "
+        "never scored; development seeds only, never reported",
+        "development_seeds": list(DEV_SEEDS),
+        "grid": list(DEV_LRS),
+        "validation_mean_accuracy_seen": table,
+    }
 
 
 def _mean_std(values: list[float]) -> dict[str, float]:
@@ -57,8 +196,8 @@ def _mean_std(values: list[float]) -> dict[str, float]:
     }
 
 
-def summarise(runs: Path, seeds: list[int]) -> dict:
-    metrics = [json.loads((runs / f"seed{s}" / "metrics.json").read_text()) for s in seeds]
+def summarise(runs: Path, seeds: list[int], reuse: Path | None = None) -> dict:
+    metrics = [load_seed(runs, reuse, s) for s in seeds]
     methods = list(dict.fromkeys(r["method"] for m in metrics for r in m["results"]))
     per_task: dict[str, dict[str, dict[str, float]]] = {}
     for method in methods:
@@ -103,6 +242,8 @@ def summarise(runs: Path, seeds: list[int]) -> dict:
         },
         "tasks": metrics[0]["tasks"],
         "config": metrics[0]["config"],
+        "lr": metrics[0].get("lr"),
+        "sources_by_seed": {f"seed{s}": m["sources"] for s, m in zip(seeds, metrics, strict=True)},
     }
 
 
@@ -196,13 +337,34 @@ def goals(summary: dict, ratio: dict[str, float]) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=Path, default=Path("/tmp/ad_runs"))
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="earlier runs (REUSE/seedS/metrics.json) whose methods ran at today's "
+        "defaults are not rerun; the others run into RUNS/seedS",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/adapters.json")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--development",
+        action="store_true",
+        help="run/summarise the development grid instead (seeds 100 101, --validation)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    cpu = run_seeds(args.runs, args.seeds)
-    summary = summarise(args.runs, args.seeds)
+    if args.development:
+        run_development(args.runs)
+        development = summarise_development(args.runs)
+        out = args.out or ROOT / "benchmarks/results/adapters_development.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(development, indent=1) + "\n")
+        print(json.dumps(development["validation_mean_accuracy_seen"], indent=1))
+        return
+    args.out = args.out or ROOT / "benchmarks/results/adapters.json"
+    cpu = run_seeds(args.runs, args.seeds, args.reuse)
+    summary = summarise(args.runs, args.seeds, args.reuse)
     ratio = mixed_batch_ratio()
     result = {
         **summary,

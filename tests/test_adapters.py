@@ -230,6 +230,36 @@ def test_docstring_tasks_split_by_object_name():
     assert len(train_names & test_names) <= 0.1 * len(test_names)
 
 
+@pytest.mark.parametrize("name", ["python", "sentiment", "language"])
+def test_validation_split_is_deterministic_grouped_and_apart_from_test(name):
+    from hypernetworks.adapters._validation import _groups, validation_split
+
+    task = text_task(name, seed=100, train_per_class=30, test_per_class=8)
+    dev = validation_split(task, seed=100)
+    assert dev == validation_split(task, seed=100)
+    assert dev != validation_split(task, seed=101)
+    # the validation texts come from the training texts, never from the test texts, and
+    # the training part keeps the rest: a partition of the original training texts
+    assert set(dev.test_texts) <= set(task.train_texts)
+    assert not set(dev.test_texts) & set(task.test_texts)
+    assert not set(dev.test_texts) & set(dev.train_texts)
+    assert sorted(dev.train_texts + dev.test_texts) == sorted(task.train_texts)
+    label = dict(zip(task.train_texts, task.train_labels, strict=True))
+    assert all(label[t] == y for t, y in zip(dev.test_texts, dev.test_labels, strict=True))
+    assert 0.15 <= len(dev.test_texts) / len(task.train_texts) <= 0.5
+    # whole groups go to one side (python: pydoc topics; sentiment: first four letters)
+    group = dict(zip(task.train_texts, _groups(task, 100), strict=True))
+    assert not {group[t] for t in dev.test_texts} & {group[t] for t in dev.train_texts}
+    if name == "python":
+        assert all(g.startswith("g:") for g in group.values())
+    if name == "sentiment":
+        assert not {t[:4] for t in dev.test_texts} & {t[:4] for t in dev.train_texts}
+    with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\), got 1.5"):
+        validation_split(task, seed=0, fraction=1.5)
+    with pytest.raises(TypeError, match="task must be a TextTask, got str"):
+        validation_split("python", seed=0)  # type: ignore[arg-type]
+
+
 def test_unknown_text_task_is_refused():
     with pytest.raises(ValueError, match=r"text task must be one of \[.*'sentiment'.*got 'x'"):
         text_task("x")
@@ -243,6 +273,7 @@ def test_unknown_text_task_is_refused():
         "hypernetworks.adapters._descriptions",
         "hypernetworks.adapters._hyperlora",
         "hypernetworks.adapters._plots",
+        "hypernetworks.adapters._validation",
         "hypernetworks.datasets._text",
     ],
 )

@@ -3,7 +3,9 @@
 ``text6``: five seen tasks (``library``, ``sentiment``, ``language``, ``names``,
 ``python``) and one task held out entirely (``kind``: class or function docstring),
 from :mod:`hypernetworks.datasets`'s text tasks. Methods, all in one harness
-(``_harness.py``), all with the same steps per task, batch, learning rate and LoRA rank:
+(``_harness.py``), all with the same steps per task, batch and LoRA rank, each with its
+learning rate from :data:`LEARNING_RATES` (chosen on development seeds; ``validation=True``
+runs that protocol):
 
 - ``hyperlora``: one :class:`HyperLoRA` conditioned on task ids;
 - ``hyperlora-desc``: one :class:`HyperLoRA` conditioned on task descriptions, the only
@@ -31,20 +33,33 @@ from ._descriptions import mean_pool
 from ._harness import evaluate, frozen_features, train_encoder, train_probe
 from ._hyperlora import HyperLoRA, lora_model
 from ._plots import plot_accuracy
+from ._validation import validation_split
 
-__all__ = ["BENCHMARKS", "DEFAULTS", "METHODS", "load_minilm", "text6"]
+__all__ = ["BENCHMARKS", "DEFAULTS", "LEARNING_RATES", "METHODS", "load_minilm", "text6"]
 
 METHODS = ("hyperlora", "hyperlora-desc", "lora-per-task", "lora-shared", "probe", "zero-shot")
 
-#: Defaults (fixed before the reported seeds; see docs/benchmarks.md).
+#: Defaults (fixed before the reported seeds; see docs/benchmarks.md). ``lr`` None: each
+#: method's rate from :data:`LEARNING_RATES`; ``validation``: score on a validation split
+#: of the training texts (the development protocol), not on the test texts.
 DEFAULTS: dict[str, Any] = {
     "steps": 40,
     "batch_size": 16,
-    "lr": 1e-3,
+    "lr": None,
     "rank": 8,
     "max_length": 32,
     "train_per_class": 120,
     "test_per_class": 40,
+    "validation": False,
+}
+
+#: Adam learning rate per method, each chosen from {3e-4, 1e-3} by the mean validation
+#: accuracy on development seeds 100 and 101 (``--validation``; docs/benchmarks.md).
+LEARNING_RATES: dict[str, float] = {
+    "hyperlora": 3e-4,
+    "hyperlora-desc": 1e-3,
+    "lora-per-task": 1e-3,
+    "lora-shared": 1e-3,
 }
 
 SEEN = ("library", "sentiment", "language", "names", "python")
@@ -98,15 +113,27 @@ def text6(
         train_per_class=o["train_per_class"],
         test_per_class=o["test_per_class"],
     )
-    seen = [tasks[n] for n in SEEN]
-    held = [tasks[n] for n in HELD_OUT]
+    if o["validation"]:  # development: validation texts from the training texts, no test
+        seen = [validation_split(tasks[n], seed=run.seed) for n in SEEN]
+        held: list[TextTask] = []
+        tasks = {t.name: t for t in seen}
+    else:
+        seen = [tasks[n] for n in SEEN]
+        held = [tasks[n] for n in HELD_OUT]
+    rates = {m: LEARNING_RATES[m] if o["lr"] is None else o["lr"] for m in LEARNING_RATES}
     common = {"tokenizer": tokenizer, "max_length": o["max_length"]}
     done: dict[str, Any] = dict(run.resumed or {})
     rows: list[dict[str, Any]] = [r for m in methods for r in done.get(m, {}).get("rows", [])]
     seconds: dict[str, float] = {m: done[m]["cpu_seconds"] for m in methods if m in done}
 
     def train(
-        encode: Any, params: list, chosen: list[TextTask], condition: Any, desc: str, offset: int
+        encode: Any,
+        params: list,
+        chosen: list[TextTask],
+        condition: Any,
+        desc: str,
+        offset: int,
+        lr: float,
     ) -> None:
         model_steps = o["steps"] * len(chosen)
         train_encoder(
@@ -117,7 +144,7 @@ def text6(
             condition,
             steps=model_steps,
             batch_size=o["batch_size"],
-            lr=o["lr"],
+            lr=lr,
             seed=run.seed + 1000 * offset,
             max_length=o["max_length"],
             progress=lambda it: run.progress(it, total=model_steps, desc=desc),
@@ -159,7 +186,7 @@ def text6(
 
             hyper.train()
             params = [p for p in hyper.parameters() if p.requires_grad]
-            train(hyper.encode, params, seen, condition, method, 1)
+            train(hyper.encode, params, seen, condition, method, 1, rates[method])
             hyper.eval()
             count = hyper.trainable_parameters()
             for t, task in enumerate(seen):
@@ -207,7 +234,15 @@ def text6(
                 lora = lora_model(base, rank=o["rank"]).train()
                 encode = _lora_encoder(lora)
                 params = [p for p in lora.parameters() if p.requires_grad]
-                train(encode, params, [task], lambda t, rng: None, f"lora {task.name}", 2 + t)
+                train(
+                    encode,
+                    params,
+                    [task],
+                    lambda t, rng: None,
+                    f"lora {task.name}",
+                    2 + t,
+                    rates[method],
+                )
                 lora.eval()
                 new.append(
                     row(
@@ -236,7 +271,7 @@ def text6(
             lora = lora_model(base, rank=o["rank"]).train()
             encode = _lora_encoder(lora)
             params = [p for p in lora.parameters() if p.requires_grad]
-            train(encode, params, seen, lambda t, rng: None, method, 20)
+            train(encode, params, seen, lambda t, rng: None, method, 20, rates[method])
             lora.eval()
             for task, split in [(s, "seen") for s in seen] + [(h, "held-out") for h in held]:
                 new.append(
@@ -288,7 +323,9 @@ def text6(
         done[method] = {"rows": new, "cpu_seconds": seconds[method]}
         rows += new
         run.save_checkpoint(done)
-    return _metrics(run, rows, seconds, tasks)
+    metrics = _metrics(run, rows, seconds, tasks, "validation" if o["validation"] else "test")
+    metrics["lr"] = {m: rates[m] for m in methods if m in rates}
+    return metrics
 
 
 def _save_merged(
@@ -321,6 +358,7 @@ def _metrics(
     rows: list[dict[str, Any]],
     seconds: dict[str, float],
     tasks: dict[str, TextTask],
+    scored_on: str,
 ) -> dict[str, Any]:
     means = {}
     for method in dict.fromkeys(r["method"] for r in rows):
@@ -343,9 +381,10 @@ def _metrics(
         + [(n, n, ".1f") for n in tasks]
         + [("mean", "seen mean", ".1f"), ("params", "trainable", "d")]
     )
-    run.print_table(table, columns, title=f"text6, seed {run.seed}: test accuracy %")
+    run.print_table(table, columns, title=f"text6, seed {run.seed}: {scored_on} accuracy %")
     run.save_figure(plot_accuracy(rows, title=f"text6, seed {run.seed}"), "accuracy.png")
     return {
+        "scored_on": scored_on,
         "results": rows,
         "mean_accuracy_seen": means,
         "held_out": held,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import runner
-from ._benchmarks import BENCHMARKS, DEFAULTS, HELD_OUT, METHODS, SEEN
+from ._benchmarks import BENCHMARKS, DEFAULTS, HELD_OUT, LEARNING_RATES, METHODS, SEEN
 
 __all__ = ["add_arguments", "main"]
 
@@ -29,7 +29,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "run steps x tasks",
     )
     parser.add_argument("--batch-size", type=runner.positive_int, default=DEFAULTS["batch_size"])
-    parser.add_argument("--lr", type=runner.positive_float, default=DEFAULTS["lr"])
+    parser.add_argument(
+        "--lr",
+        type=runner.positive_float,
+        default=DEFAULTS["lr"],
+        help="Adam learning rate of every trained method (default: each method's rate, "
+        + ", ".join(f"{m} {v:g}" for m, v in LEARNING_RATES.items())
+        + ", chosen on development seeds)",
+    )
+    parser.add_argument(
+        "--validation",
+        action="store_true",
+        help="development protocol: train on part of each seen task's training texts and "
+        "score on the rest (whole groups), never on the test texts; no held-out task",
+    )
     parser.add_argument("--rank", type=runner.positive_int, default=DEFAULTS["rank"])
     parser.add_argument("--max-length", type=runner.positive_int, default=DEFAULTS["max_length"])
     parser.add_argument(
