@@ -49,6 +49,12 @@ CLI_CASES = {
         "wrote ",
     ),
     "tabular": (["tabular", "--benchmark", "wine"], ("balanced_accuracy",), "wrote "),
+    "adapters": (
+        ["adapters", "--steps", "4", "--batch-size", "8", "--train-per-class", "4"]
+        + ["--test-per-class", "20", "--max-length", "16", "--method", "hyperlora"],
+        ("hyperlora_mean",),
+        "wrote ",
+    ),
     "continual": (
         ["continual", "--benchmark", "permuted-digits", "--method", "hnet", "--tasks", "3"]
         + ["--iterations", "40"],
@@ -62,7 +68,9 @@ def _metrics(path: Path) -> dict:
     metrics = json.loads(path.read_text())
     rows = metrics.get("results") or []
     mse = [r["mse"] for r in rows if isinstance(r, dict) and r.get("method") == "hypernetwork"]
-    return {**metrics, "hypernetwork_mse": mse or None}
+    hyper = [r["accuracy"] for r in rows if isinstance(r, dict) and r.get("method") == "hyperlora"]
+    mean = sum(hyper) / len(hyper) if hyper else None
+    return {**metrics, "hypernetwork_mse": mse or None, "hyperlora_mean": mean}
 
 
 @pytest.mark.parametrize("recipe", sorted(CLI_CASES))
@@ -77,7 +85,9 @@ def test_recipe_cli_under_torchrun_matches_one_process(tmp_path, recipe):
     one, two = (_metrics(tmp_path / run / "metrics.json") for run in ("one", "two"))
     for key in keys:
         # (another seed moves the uncertainty NLL by about 8 %: the tolerance tells them apart)
-        assert two[key] == pytest.approx(one[key], rel=0.02, abs=0.002), key
+        # (adapters: 24-40 test texts per task, one flip moves a task by 2.5-4 points)
+        tolerance = 0.02 if recipe == "adapters" else 0.002
+        assert two[key] == pytest.approx(one[key], rel=0.02, abs=tolerance), key
 
 
 def test_sweep_fit_under_torchrun_takes_the_steps_of_one_process(tmp_path):

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..datasets import TextTask
+from ..runner import average_gradients, shard
 from ._descriptions import mean_pool
 
 __all__ = ["SCALE", "Encoder", "evaluate", "frozen_features", "train_encoder", "train_probe"]
@@ -85,15 +86,25 @@ def train_encoder(
     loss is the cross-entropy over the sample's own task's labels. Returns the losses.
     """
     rng = np.random.default_rng([seed, 3])
-    optimizer = torch.optim.Adam(list(parameters), lr=lr)
+    parameters = list(parameters)
+    optimizer = torch.optim.Adam(parameters, lr=lr)
     losses = []
     for step in progress(range(steps)):
         which = rng.integers(len(tasks), size=batch_size)
         picks = [int(rng.integers(len(tasks[t].train_texts))) for t in which]
+        conditions = {t: condition(t, rng) for t in sorted({int(t) for t in which})}
+        # Under torchrun each rank takes its samples of the batch (drawn alike on every
+        # rank) and the gradients are averaged (hypernetworks.runner.shard).
+        part, weight = shard(torch.arange(batch_size))
+        optimizer.zero_grad()
+        if not len(part):  # nothing left for this rank: it still joins the average
+            average_gradients(parameters)
+            optimizer.step()
+            continue
+        which, picks = which[part.numpy()], [picks[i] for i in part.tolist()]
         texts = [tasks[t].train_texts[i] for t, i in zip(which, picks, strict=True)]
         present = sorted({int(t) for t in which})
-        conditions = {t: condition(t, rng) for t in present}
-        text_condition = _repeat([conditions[int(t)] for t in which], [1] * batch_size)
+        text_condition = _repeat([conditions[int(t)] for t in which], [1] * len(which))
         logits, offsets = _logits(
             encode,
             tokenizer,
@@ -105,16 +116,16 @@ def train_encoder(
         )
         position = {t: k for k, t in enumerate(present)}
         mask = torch.full_like(logits, float("-inf"))
-        target = torch.empty(batch_size, dtype=torch.long)
+        target = torch.empty(len(which), dtype=torch.long)
         for row, (t, i) in enumerate(zip(which, picks, strict=True)):
             k = position[int(t)]
             mask[row, offsets[k] : offsets[k + 1]] = 0.0
             target[row] = offsets[k] + tasks[t].train_labels[i]
-        loss = nn.functional.cross_entropy(logits + mask, target)
+        loss = nn.functional.cross_entropy(logits + mask, target) * weight
         if check is not None:
             check(loss, step)
-        optimizer.zero_grad()
         loss.backward()
+        average_gradients(parameters)
         optimizer.step()
         losses.append(float(loss.detach()))
     return losses
