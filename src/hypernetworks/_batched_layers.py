@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ._chunks import chunked_rows
 from ._forms import Chunks, Contracted, Factored, Form, build
 
 __all__ = ["LayerRules", "Unsupported"]
@@ -64,16 +65,8 @@ class LayerRules:
         else:
             if isinstance(form, Factored):
                 delta = form.a[rows, flat] @ form.b
-            elif isinstance(form, Chunks):  # only the rows looked up, number by number
-                size = form.generator.shape[0]
-                position = (
-                    form.offset + flat.unsqueeze(-1) * dim + torch.arange(dim, device=ids.device)
-                )
-                chunk, within = position // size, position % size
-                picked = form.hidden[rows.unsqueeze(-1), chunk]  # [B, L, dim, H]
-                delta = (picked * form.generator[within]).sum(-1)
-                if form.bias is not None:
-                    delta = delta + form.bias[within]
+            elif isinstance(form, Chunks):
+                delta = chunked_rows(form, flat, dim)
             else:
                 table = form.generator.reshape(holder.shape[0], dim, -1)[flat]
                 delta = (table @ form.features[:, None, :, None]).squeeze(-1)

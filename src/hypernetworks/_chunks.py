@@ -32,7 +32,7 @@ from torch import Tensor
 
 from ._forms import Chunks, build
 
-__all__ = ["chunked_linear", "chunked_vector"]
+__all__ = ["chunked_linear", "chunked_rows", "chunked_vector"]
 
 
 @functools.lru_cache(maxsize=256)
@@ -64,6 +64,17 @@ def chunked_vector(form: Chunks, numel: int) -> Tensor:
     if form.bias is not None:
         values = values + form.bias[within]
     return values
+
+
+def chunked_rows(form: Chunks, ids: Tensor, width: int) -> Tensor:
+    """Rows ``ids`` (``[B, L]``, per sample) of a per-sample ``[rows, width]`` table given
+    by ``form`` (an embedding's lookup): ``[B, L, width]``, computing only those numbers."""
+    size = form.generator.shape[0]
+    position = form.offset + ids.unsqueeze(-1) * width + torch.arange(width, device=ids.device)
+    chunk, within = position // size, position % size
+    samples = torch.arange(len(ids), device=ids.device).view(-1, 1, 1)
+    values = (form.hidden[samples, chunk] * form.generator[within]).sum(-1)  # [B, L, width]
+    return values if form.bias is None else values + form.bias[within]
 
 
 def chunked_linear(x: Tensor, form: Chunks, m: int, n: int, dtype: torch.dtype) -> Tensor:

@@ -267,16 +267,14 @@ class HNet(Learner):
                 loss = F.cross_entropy(logits, yb) * weight
                 check_finite(loss, step=f"{step} of task {task + 1}")
                 optimizer.zero_grad()
-                if task == 0 or self.beta == 0:
-                    loss.backward()
-                    average_gradients(params)
-                elif not self.lookahead:
+                regularised = task > 0 and self.beta != 0
+                if regularised and not self.lookahead:
                     # (the regulariser is the same on every rank: averaging keeps it)
                     (loss + self.beta * self.regulariser(task)).backward()
-                    average_gradients(params)
                 else:
                     loss.backward()
-                    average_gradients(params)  # the look-ahead needs the global step
+                average_gradients(params)  # a look-ahead needs the global step
+                if regularised and self.lookahead:
                     grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in params]
                     ahead = {
                         n: p - self.lr * g.detach()

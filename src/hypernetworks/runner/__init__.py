@@ -16,6 +16,7 @@ from ._distributed import average_gradients as average_gradients
 from ._distributed import data_parallel as data_parallel
 from ._distributed import shard as shard
 from ._distributed import world as world
+from ._distributed import zero_loss as zero_loss
 from ._errors import CheckpointError as CheckpointError
 from ._errors import DeviceError as DeviceError
 from ._errors import NonFiniteError as NonFiniteError
@@ -62,4 +63,5 @@ __all__ = [
     "shard",
     "world",
     "write_json",
+    "zero_loss",
 ]

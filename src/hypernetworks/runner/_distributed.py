@@ -38,6 +38,7 @@ __all__ = [
     "init_from_environment",
     "shard",
     "world",
+    "zero_loss",
 ]
 
 
@@ -99,6 +100,15 @@ def all_ranks_sum(value: float) -> float:
     return float(total.item())
 
 
+def zero_loss(parameters: Iterable[Tensor]) -> Tensor:
+    """A loss of 0 whose gradient reaches every trainable tensor of ``parameters``: what a
+    rank with an empty part of a batch (:func:`shard`'s weight 0) backpropagates, so that
+    it still takes part in the gradient average."""
+    params = [p for p in parameters if p.requires_grad]
+    zero = params[0].new_zeros(()) if params else torch.zeros(())
+    return sum((p.sum() * 0.0 for p in params), zero)
+
+
 def average_gradients(parameters: Iterable[Tensor]) -> None:
     """Average ``.grad`` of ``parameters`` across ranks (``all_reduce``), in place.
 
@@ -107,7 +117,8 @@ def average_gradients(parameters: Iterable[Tensor]) -> None:
     :func:`shard`) are set and before the optimizer step. A missing gradient counts as
     zero. In one process it does nothing.
     """
-    if world()[1] == 1:
+    size = world()[1]
+    if size == 1:
         return
     import torch.distributed as dist
 
@@ -115,7 +126,7 @@ def average_gradients(parameters: Iterable[Tensor]) -> None:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
         dist.all_reduce(p.grad)
-        p.grad /= world()[1]
+        p.grad /= size
 
 
 class WeightedLoss(nn.Module):
@@ -142,8 +153,7 @@ class WeightedLoss(nn.Module):
 
     def forward(self, weight: float, *args: object, **kwargs: object) -> Tensor:
         if weight == 0.0:
-            params = [p for p in self.owner.parameters() if p.requires_grad]
-            return sum((p.sum() * 0.0 for p in params), torch.zeros(()))
+            return zero_loss(self.owner.parameters())
         value = self._loss(*args, **kwargs)
         return value if weight == 1.0 else value * weight
 

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from .._checks import check_positive_int
 from .._model import HyperModel, hypernetize
-from ..runner import all_ranks_sum, average_gradients, check_finite, shard, world
+from ..runner import all_ranks_sum, average_gradients, check_finite, shard, world, zero_loss
 from ._views import PiecewiseLinear, ViewNetwork, run_views, view_masks
 
 __all__ = ["HyperTabBase", "check_unit"]
@@ -205,7 +205,7 @@ class HyperTabBase(BaseEstimator):
                     loss = self._loss(out, y[part].unsqueeze(0).expand(out.shape[0], -1))
                     loss = loss * weight
                 else:  # nothing left for this rank: a zero that reaches every parameter
-                    loss = sum((p.sum() * 0.0 for p in model.parameters()), x.new_zeros(()))
+                    loss = zero_loss(model.parameters())
                 check_finite(loss, step=f"epoch {epoch + 1}, batch {start // batch + 1}")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
