@@ -8,6 +8,7 @@ clients). Results are merged into benchmarks/results/federated.json, one entry p
     python benchmarks/federated.py --seeds 0 1 2 --rounds 100
     python benchmarks/federated.py --flower-rounds 5   # Flower simulation vs local timing
     python benchmarks/federated.py --privacy 3         # gradient inversion, FedAvg vs HyperFL
+    python benchmarks/federated.py --development       # pFedHN settings on digits (dev set)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from torch import nn
 
 from hypernetworks.datasets import load_mnist
 from hypernetworks.federated import METHODS, federated_data, gradient_inversion, mnist_cnn, simulate
+from hypernetworks.federated._benchmarks import digits_mlp
 
 RESULTS = {"path": Path(__file__).parent / "results" / "federated.json"}
 
@@ -98,6 +100,11 @@ def main() -> None:
         help="instead: attack this many MNIST images (FedAvg vs HyperFL uploads)",
     )
     p.add_argument("--attack-steps", type=int, default=200)
+    p.add_argument(
+        "--development",
+        action="store_true",
+        help="instead: the pFedHN settings grid on digits, seeds 0 and 1 (the development set)",
+    )
     args = p.parse_args()
     torch.set_num_threads(1)
     RESULTS["path"] = Path(args.results)
@@ -116,6 +123,9 @@ def main() -> None:
     }
     if args.privacy:
         _privacy(args)
+        return
+    if args.development:
+        _development()
         return
     if args.flower_rounds:
         for engine in ("local", "flower"):
@@ -170,6 +180,55 @@ def main() -> None:
         if values:
             std = statistics.stdev(values) if len(values) > 1 else 0.0
             print(f"{method:10s}  {statistics.mean(values):.4f} ± {std:.4f} ({len(values)})")
+
+
+#: The development grid (digits, 50 clients, 10 per round; never MNIST): pFedHN's and
+#: pFedHN-PC's server learning rate, then pFedHN's rounds, local steps and size, with the
+#: two baselines pFedHN is compared with. Every other setting is the benchmark's default.
+DEVELOPMENT: list[tuple[str, dict]] = [
+    ("fedavg-ft", {}),
+    ("local", {}),
+    *[(m, {"server_lr": lr}) for m in ("pfedhn", "pfedhn-pc") for lr in (1e-3, 3e-3, 1e-2)],
+    ("pfedhn", {"rounds": 300}),
+    ("fedavg-ft", {"rounds": 300}),
+    ("pfedhn", {"local_steps": 50}),
+    ("pfedhn", {"embedding_dim": 32, "hidden": (200, 200)}),
+]
+
+
+def _development() -> None:
+    """Run :data:`DEVELOPMENT` on digits seeds 0 and 1 into federated_development.json."""
+    path = RESULTS["path"].parent / "federated_development.json"
+    rows = []
+    for seed in (0, 1):
+        train, new = federated_data("digits", 50, seed=seed)
+        for method, overrides in DEVELOPMENT:
+            settings = dict(overrides)
+            rounds = settings.pop("rounds", 100)
+            torch.manual_seed(seed)
+            start = time.process_time()
+            result = simulate(
+                train,
+                digits_mlp(),
+                method=method,
+                rounds=rounds,
+                seed=seed,
+                new_clients=new,
+                clients_per_round=10,
+                **settings,
+            )
+            row = {
+                "method": method,
+                "seed": seed,
+                "rounds": rounds,
+                "settings": json.loads(json.dumps(settings)),
+                "mean_client_accuracy": result.mean_client_accuracy,
+                "cpu_seconds": time.process_time() - start,
+            }
+            print(row, flush=True)
+            rows.append(row)
+            data = {"benchmark": "digits", "clients": 50, "runs": rows}
+            path.write_text(json.dumps(data, indent=1))
 
 
 def _privacy(args: argparse.Namespace) -> None:
