@@ -113,6 +113,18 @@ def main() -> None:
                 ("seeds", "seeds", ""),
             ]
             summary = [s for s in summary if s["method"] != "jpeg"]
+        elif benchmark == "superres":
+            summary = _summary(
+                runs, ("method", "context"), ("mse", "psnr", "psnr_input", "cpu_seconds")
+            )
+            columns = [
+                ("method", "method", ""),
+                ("mse", "MSE", ""),
+                ("psnr", "PSNR", ""),
+                ("psnr_input", "PSNR vs 14×14 input", ""),
+                ("cpu_seconds", "CPU s", ""),
+                ("seeds", "seeds", ""),
+            ]
         else:
             summary = _summary(
                 runs, ("method", "context"), ("mse", "psnr", "mse_target", "psnr_target")

@@ -16,8 +16,10 @@ from hypernetworks.fields import (
     Siren,
     SirenFit,
     context_set,
+    fit_sirens,
     pixel_grid,
     random_masks,
+    subpixel_offsets,
 )
 
 
@@ -148,6 +150,43 @@ def test_finetuning_lowers_the_error_on_the_context() -> None:
         model.finetune(images, mask, steps=0), model.complete(images, mask), atol=1e-6
     )
     assert after < 0.7 * before
+
+
+def test_subpixel_offsets_land_on_the_finer_pixel_grid() -> None:
+    # pixel-centre convention: the 2×2 sub-pixels of a 3×4 image are the 6×8 grid's pixels
+    fine = (pixel_grid(3, 4).unsqueeze(1) + subpixel_offsets(3, 4, 2)).reshape(3, 4, 2, 2, 2)
+    expected = pixel_grid(6, 8).reshape(3, 2, 4, 2, 2).permute(0, 2, 1, 3, 4)
+    assert torch.allclose(fine, expected, atol=1e-6)
+    assert torch.equal(subpixel_offsets(5, 5, 1), torch.zeros(1, 2))
+
+
+def test_fit_sirens_with_subsamples_fits_their_mean() -> None:
+    net = Siren(2, 1, hidden=8, layers=1, omega0=10.0, generator=torch.Generator().manual_seed(0))
+    params = {k: v.detach().expand(2, *v.shape).clone() for k, v in net.named_parameters()}
+    coords = pixel_grid(3, 3).expand(2, 9, 2)
+    same = coords.unsqueeze(2).expand(2, 9, 4, 2)  # four identical sub-samples: the centre
+    values, weights = torch.rand(2, 9, 1), torch.ones(2, 9)
+    a = fit_sirens(net, params, coords, values, weights, steps=5)
+    b = fit_sirens(net, params, same, values, weights, steps=5)
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_area_consistent_finetuning_lowers_the_error_of_the_pooled_render() -> None:
+    # Super-resolution by 2: the 12×12 render, 2×2 mean-pooled, should match the 6×6 input.
+    small = torch.nn.functional.avg_pool2d(torch.rand(4, 1, 12, 12), 2)
+    full = torch.ones(6, 6, dtype=torch.bool)
+    model = tiny_hypernet(hidden=16).fit(small)
+
+    def pooled_error(out: torch.Tensor) -> float:
+        return float(((torch.nn.functional.avg_pool2d(out, 2) - small) ** 2).mean())
+
+    before = pooled_error(model.finetune(small, full, steps=0, size=(12, 12), area=2))
+    after = pooled_error(model.finetune(small, full, steps=40, lr=1e-2, size=(12, 12), area=2))
+    scratch = SirenFit(1, steps=40, lr=1e-2, hidden=16, area=2).render(small, full, size=(12, 12))
+    assert after < 0.5 * before
+    assert pooled_error(scratch) < 0.5 * before
+    with pytest.raises(ValueError, match=r"area must be a positive int"):
+        model.finetune(small, full, steps=1, area=0)
 
 
 def test_siren_from_scratch_fits_its_context() -> None:

@@ -44,7 +44,10 @@ def test_completion_benchmarks_write_rows_and_figures(
         assert {r["context"] for r in rows} == {"10", "100", "50%"}
         assert {"cnp", "siren-scratch2", "hypernetwork+finetune1"} <= {r["method"] for r in rows}
     else:
-        assert "bicubic" in {r["method"] for r in rows}
+        expected = {"bicubic", "nearest", "cnp", "hypernetwork+finetune1", "siren-scratch1"}
+        assert expected | {"siren-scratch2"} <= {r["method"] for r in rows}
+        assert all({"psnr_input", "cpu_seconds"} <= set(r) for r in rows)
+        assert metrics["config"]["finetune_lr"] == 1e-3  # superres: area-consistent fine-tuning
     assert (tmp_path / figure).stat().st_size > 0
     assert "hypernetwork" in capsys.readouterr().out
 

@@ -36,6 +36,7 @@ from ._siren import SineLayer as SineLayer
 from ._siren import Siren as Siren
 from ._siren import fit_sirens as fit_sirens
 from ._siren import pixel_grid as pixel_grid
+from ._siren import subpixel_offsets as subpixel_offsets
 
 __all__ = [
     "CNP",
@@ -55,4 +56,5 @@ __all__ = [
     "psnr",
     "pixel_grid",
     "random_masks",
+    "subpixel_offsets",
 ]

@@ -11,7 +11,7 @@ from .._checks import check_positive_int
 from ._base import FieldModel, _check_size, check_architecture
 from ._context import check_images, check_mask, context_set
 from ._encoders import AttentionEncoder, ContextEncoder, fourier_features
-from ._hypernet import render_sirens
+from ._hypernet import area_coords, render_sirens
 from ._siren import Siren, _check_omega, fit_sirens
 
 __all__ = ["CNP", "SirenFit"]
@@ -124,6 +124,8 @@ class SirenFit:
         lr: Adam's learning rate.
         hidden, layers, omega0: the SIREN.
         seed: seeds the initialisation.
+        area: match each context pixel by the field's mean over an ``area × area`` grid
+            inside it (area consistency, as in :meth:`FieldHyperNetwork.finetune`).
 
     Example:
         >>> import torch
@@ -142,8 +144,10 @@ class SirenFit:
         layers: int = 3,
         omega0: float = 30.0,
         seed: int = 0,
+        area: int = 1,
     ) -> None:
         self.channels = check_positive_int(channels, "channels")
+        self.area = check_positive_int(area, "area")
         self.steps = check_positive_int(steps, "steps")
         self.lr = float(lr)
         self.hidden = check_positive_int(hidden, "hidden")
@@ -179,7 +183,7 @@ class SirenFit:
         fitted = fit_sirens(
             siren,
             params,
-            context[..., :2],
+            area_coords(context[..., :2], images.shape[-2:], self.area),
             context[..., 2:-1],
             context[..., -1],
             steps=self.steps,

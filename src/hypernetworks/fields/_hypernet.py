@@ -9,11 +9,11 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from .. import HyperModel, hypernetize
-from .._checks import check_hidden
+from .._checks import check_hidden, check_positive_int
 from ._base import FieldModel, _check_size, check_architecture
 from ._context import context_set
 from ._encoders import AttentionEncoder, ContextEncoder
-from ._siren import Siren, _check_omega, fit_sirens, pixel_grid
+from ._siren import Siren, _check_omega, fit_sirens, pixel_grid, subpixel_offsets
 
 __all__ = ["FieldHyperNetwork"]
 
@@ -132,6 +132,7 @@ class FieldHyperNetwork(FieldModel):
         steps: int,
         lr: float = 1e-4,
         size: tuple[int, int] | None = None,
+        area: int = 1,
     ) -> Tensor:
         """Test-time optimisation: each image's generated SIREN, fine-tuned on its context.
 
@@ -143,9 +144,20 @@ class FieldHyperNetwork(FieldModel):
             steps: Adam steps per image (0 gives :meth:`complete`'s result).
             lr: Adam's learning rate.
             size: output grid (default: the input's).
+            area: match each context pixel by the field's mean over an ``area × area``
+                grid inside the pixel (area consistency: for super-resolution by 2 from
+                2×2-mean downsampled images, ``area=2``); 1 matches the pixel centre.
 
         Returns:
             ``[N, C, H2, W2]`` in [0, 1].
+
+        Example:
+            >>> import torch
+            >>> small = torch.rand(4, 1, 6, 6)
+            >>> model = FieldHyperNetwork(1, hidden=16, layers=2, steps=2).fit(small)
+            >>> full = torch.ones(6, 6, dtype=torch.bool)
+            >>> model.finetune(small, full, steps=3, size=(12, 12), area=2).shape
+            torch.Size([4, 1, 12, 12])
         """
         images, mask = self._inputs(images, mask)
         height, width = _check_size(size or tuple(images.shape[-2:]))
@@ -156,13 +168,25 @@ class FieldHyperNetwork(FieldModel):
         fitted = fit_sirens(
             target,
             params,
-            context[..., :2],
+            area_coords(context[..., :2], images.shape[-2:], area),
             context[..., 2:-1],
             context[..., -1],
             steps=steps,
             lr=lr,
         )
         return render_sirens(target, fitted, (height, width))
+
+
+def area_coords(coords: Tensor, grid: tuple[int, ...] | torch.Size, area: int) -> Tensor:
+    """``coords [B, n, 2]`` of pixels of a ``grid = (H, W)`` image, with their sub-samples.
+
+    ``area = 1`` returns ``coords``; otherwise ``[B, n, area², 2]`` (:func:`subpixel_offsets`).
+    """
+    area = check_positive_int(area, "area")
+    if area == 1:
+        return coords
+    offsets = subpixel_offsets(int(grid[0]), int(grid[1]), area, dtype=coords.dtype)
+    return coords.unsqueeze(-2) + offsets.to(coords.device)
 
 
 def _copy_target(model: HyperModel) -> Siren:

@@ -16,7 +16,7 @@ from torch.func import functional_call, grad_and_value, vmap
 
 from .._checks import check_positive_int, describe
 
-__all__ = ["SineLayer", "Siren", "fit_sirens", "pixel_grid"]
+__all__ = ["SineLayer", "Siren", "fit_sirens", "pixel_grid", "subpixel_offsets"]
 
 
 def _check_omega(omega0: object) -> float:
@@ -156,6 +156,29 @@ def pixel_grid(height: int, width: int, *, dtype: torch.dtype = torch.float32) -
     return torch.cartesian_prod(rows, cols)
 
 
+def subpixel_offsets(
+    height: int, width: int, area: int, *, dtype: torch.dtype = torch.float32
+) -> Tensor:
+    """Offsets ``[area², 2]`` from a pixel's centre to an ``area × area`` grid inside it.
+
+    For an ``height × width`` image (see :func:`pixel_grid`), ``centre + offsets`` are the
+    centres of the sub-pixels of the same image at ``area`` times the resolution, so the
+    mean of a field over them is its average over the pixel (1 gives the centre alone).
+
+    Example:
+        >>> subpixel_offsets(2, 2, 2)
+        tensor([[-0.2500, -0.2500],
+                [-0.2500,  0.2500],
+                [ 0.2500, -0.2500],
+                [ 0.2500,  0.2500]])
+    """
+    area = check_positive_int(area, "area")
+    steps = (torch.arange(area, dtype=dtype) * 2 + 1) / area - 1  # in (-1, 1)
+    rows = steps / check_positive_int(height, "height")
+    cols = steps / check_positive_int(width, "width")
+    return torch.cartesian_prod(rows, cols)
+
+
 def fit_sirens(
     siren: Siren,
     params: dict[str, Tensor],
@@ -170,12 +193,14 @@ def fit_sirens(
 
     Sample ``b`` minimises ``Σ_p w[b,p]·‖f_b(coords[b,p]) − values[b,p]‖² / Σ_p w[b,p]``
     over its own weights; Adam is elementwise, so fitting the batch together is the same
-    as fitting each sample alone.
+    as fitting each sample alone. With coordinates ``[B, P, S, in_features]`` a point's
+    prediction is the mean of the field over its ``S`` sub-samples (e.g. the area of a
+    pixel, see :func:`subpixel_offsets`): the area-consistency loss of super-resolution.
 
     Args:
         siren: the architecture (its own parameters are not used).
         params: the starting weights, name -> ``[B, *shape]`` (detached).
-        coords: ``[B, P, in_features]``.
+        coords: ``[B, P, in_features]``, or ``[B, P, S, in_features]`` (sub-samples).
         values: ``[B, P, out_features]``.
         weights: ``[B, P]``, 1 for points to fit and 0 for padding.
         steps: Adam steps (0 returns ``params`` unchanged).
@@ -197,7 +222,8 @@ def fit_sirens(
     names = list(params)
 
     def loss(p: dict[str, Tensor], x: Tensor, y: Tensor, w: Tensor) -> Tensor:
-        err = ((functional_call(siren, p, (x,)) - y) ** 2).sum(-1)
+        out = functional_call(siren, p, (x,))
+        err = (((out.mean(-2) if x.dim() == 3 else out) - y) ** 2).sum(-1)
         return (err * w).sum() / w.sum().clamp_min(1.0)
 
     step = vmap(grad_and_value(loss))
