@@ -39,6 +39,8 @@ def job(method: str, shots: int, seed: int, options: dict[str, Any]) -> dict[str
     }
     for test, benchmark in TESTS.items():
         row[benchmark] = {k: result[test][k] for k in ("accuracy", "ci95", "test_seconds")}
+        if "paired" in result[test]:  # HyperShot minus its own prototype rule, same episodes
+            row[benchmark]["paired"] = result[test]["paired"]
     return row
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -128,27 +131,52 @@ def test_hypershot_episode_batch_equals_one_episode_at_a_time(kernel: str) -> No
     with torch.no_grad():  # a trained-looking hypernetwork: Δθ is not zero
         for p in model.classifier.head.parameters():
             p.normal_(0, 0.1)
+        model.log_temperature.fill_(0.5)
     episodes = _episodes(3, 2, 3)
     together = model.episode_logits(episodes)  # the core's per-sample path
     alone = torch.stack([model.episode_logits([e])[0] for e in episodes])  # shared path
     assert torch.allclose(together, alone, atol=1e-5)
-    # the materialized classifier of an episode gives the same logits
+    # the materialized classifier's logits plus the tempered prototype rule's
     episode = episodes[0]
     classifier = model.generate(episode)
     with torch.no_grad():
         support, query = model.backbone(episode.support_x), model.backbone(episode.query_x)
-        logits = classifier(kernel_matrix(query, support, kernel))
-    assert torch.allclose(logits, alone[0], atol=1e-5)
+        prototypes = support.view(3, 2, -1).mean(1)
+        rule = -torch.cdist(query, prototypes).pow(2) * math.exp(0.5)
+        logits = rule + classifier(kernel_matrix(query, support, kernel))
+    assert torch.allclose(logits, alone[0], atol=1e-4)
 
 
-def test_untrained_hypershot_is_a_cosine_prototype_classifier() -> None:
-    model = HyperShot(3, 2, ConvNet(channels=4), scale=10.0)
-    episode = _episodes(3, 2, 1)[0]
-    with torch.no_grad():
-        support = F.normalize(model.backbone(episode.support_x), dim=1)
-        query = F.normalize(model.backbone(episode.query_x), dim=1)
-    expected = 10.0 * (query @ support.T).view(-1, 3, 2).mean(-1)
-    assert torch.allclose(model.predict(episode), expected, atol=1e-5)
+@pytest.mark.parametrize("kernel", ["cosine", "euclidean"])
+def test_untrained_hypershot_is_exactly_protonet(kernel: str) -> None:
+    model = HyperShot(3, 2, ConvNet(channels=4), kernel=kernel)
+    episodes = _episodes(3, 2, 2)
+    protonet = ProtoNet(model.backbone)
+    assert torch.equal(model.episode_logits(episodes), protonet.episode_logits(episodes))
+
+
+@pytest.mark.parametrize("detach", [True, False])
+def test_detached_hypershot_trains_its_backbone_exactly_as_protonet(detach: bool) -> None:
+    x, y = torch.rand(90, 1, 28, 28), torch.arange(9).repeat_interleave(10)
+    sampler = EpisodeSampler(x, y, ways=3, shots=2, queries=3)
+    torch.manual_seed(0)
+    backbone = ConvNet(channels=4)
+    hypershot = HyperShot(3, 2, copy.deepcopy(backbone), hidden=(8,), detach=detach)
+    protonet = ProtoNet(copy.deepcopy(backbone))
+    for model in (hypershot, protonet):
+        train(model, sampler, steps=4, lr=1e-2, generator=torch.Generator().manual_seed(0))
+    same = [
+        torch.equal(a, b)
+        for a, b in zip(
+            hypershot.backbone.parameters(), protonet.backbone.parameters(), strict=True
+        )
+    ]
+    assert all(same) == detach  # detach: only the prototype rule's loss reaches the backbone
+
+
+def test_hypershot_refuses_a_non_bool_detach() -> None:
+    with pytest.raises(TypeError, match="detach must be a bool, got int"):
+        HyperShot(5, 1, ConvNet(channels=4), detach=1)  # type: ignore[arg-type]
 
 
 def test_every_parameter_of_hypershot_learns() -> None:

@@ -3,9 +3,10 @@
 A backbone embeds an episode's support set; the kernel matrix between the support
 examples conditions a hypernetwork (:func:`hypernetworks.hypernetize` with the
 :class:`SupportKernel` conditioner) that generates the weights of the episode's
-classifier. Baselines in the same harness: ProtoNet, first-order MAML and a linear head
-fine-tuned on frozen features. Benchmarks: 5-way 1- and 5-shot on held-out scripts of the
-rendered-glyph set (:func:`hypernetworks.datasets.load_glyphs`), and glyphs → MNIST-5k.
+classifier, added to the prototype rule (an untrained HyperShot is ProtoNet). Baselines
+in the same harness: ProtoNet, first-order MAML and a linear head fine-tuned on frozen
+features. Benchmarks: 5-way 1- and 5-shot on held-out scripts of the rendered-glyph set
+(:func:`hypernetworks.datasets.load_glyphs`), and glyphs → MNIST-5k.
 
 Example:
     >>> import torch

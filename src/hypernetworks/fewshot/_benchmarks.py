@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from .. import runner
 from ..datasets import load_glyphs, load_mnist
 from ._backbone import ConvNet
 from ._baselines import MAML, Finetune, ProtoNet
-from ._episodes import EpisodeSampler
+from ._episodes import EpisodeSampler, mean_ci95
 from ._harness import evaluate, train
 from ._hypershot import HyperShot
 from ._learner import FewShotLearner
@@ -38,7 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "images_per_class": 20,
     "channels": 32,
     "lr": 1e-3,
-    "kernel": "cosine",
+    "kernel": "euclidean",
     "hidden": 256,
 }
 
@@ -66,7 +67,7 @@ def build(
     shots: int,
     num_classes: int,
     channels: int = 32,
-    kernel: str = "cosine",
+    kernel: str = "euclidean",
     hidden: int = 256,
 ) -> FewShotLearner:
     """A fresh method with a fresh :class:`ConvNet` backbone (same for every method).
@@ -111,7 +112,9 @@ def experiment(
         **options: overrides of :data:`DEFAULTS`.
 
     Returns:
-        ``{"train": {...}, "params": int, test name: {"accuracy", "ci95", ...}}``.
+        ``{"train": {...}, "params": int, test name: {"accuracy", "ci95", ...}}``; for
+        HyperShot each test also holds ``"paired"``: its prototype rule alone on the same
+        episodes and the paired difference (what the generated classifier adds).
 
     Raises:
         ValueError: an unknown option, method or test set, or episodes that do not fit
@@ -175,12 +178,35 @@ def experiment(
             generator=run.generator(100 + index),
             progress=lambda episodes, n=name: run.progress(episodes, desc=f"test {n}"),
         )
+        if isinstance(learner, HyperShot):  # ablation: its prototype rule alone, same episodes
+            scores["paired"] = _paired_ablation(
+                learner, test_sampler, scores, config["test_episodes"], run.generator(100 + index)
+            )
         result[name] = scores
         if figure is not None and index == 0:
             episodes = [test_sampler.sample(run.generator(200 + i)) for i in range(3)]
             title = f"{method}, {ways}-way {shots}-shot, {TEST_SETS[name]}"
             run.save_figure(plot_episodes(learner, episodes, title=title), figure)
     return result
+
+
+def _paired_ablation(
+    learner: HyperShot,
+    sampler: EpisodeSampler,
+    scores: Mapping[str, Any],
+    episodes: int,
+    generator: torch.Generator,
+) -> dict[str, float]:
+    """HyperShot without its generated classifier (ProtoNet on its backbone), same episodes.
+
+    With ``detach=True`` that backbone trained exactly as ProtoNet's would, so
+    ``difference`` is what the generated classifier adds, with a paired 95 % interval.
+    """
+    alone = evaluate(ProtoNet(learner.backbone), sampler, episodes=episodes, generator=generator)
+    pairs = zip(scores["episode_accuracies"], alone["episode_accuracies"], strict=True)
+    gaps = [a - b for a, b in pairs]
+    difference, half = mean_ci95(gaps)
+    return {"prototype_accuracy": alone["accuracy"], "difference": difference, "ci95": half}
 
 
 def _benchmark(test: str) -> Callable[..., dict[str, Any]]:

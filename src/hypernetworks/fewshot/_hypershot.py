@@ -3,14 +3,16 @@
 The backbone embeds the support set. The kernel matrix between the support examples,
 ordered by class, is the condition of a hypernetwork built with :func:`hypernetworks.hypernetize`;
 it generates the weights of a linear classifier whose input is the kernel vector between a
-query and the support examples. The backbone and the hypernetwork train together on
-episodes. The generated classifier relies on relations between embeddings, not on their
-raw values, so it can adapt to tasks unlike the training ones.
+query and the support examples. The generated classifier relies on relations between
+embeddings, not on their raw values, so it can adapt to tasks unlike the training ones.
 
-Under MIP's residual formulation the classifier's weights are ``θ₀ + Δθ(K)`` with
-``Δθ = 0`` at the start; ``θ₀`` starts as the class-averaging matrix, so an untrained
-HyperShot is a kernel prototype classifier (with ``kernel="euclidean"`` exactly
-ProtoNet's rule for one shot) and the hypernetwork learns the episode-specific correction.
+Here the generated classifier is a residual on top of the prototype rule: a query's logits
+are ``τ · (−‖q − p_c‖²) + f_θ(K)(k(q, S))`` with the class means ``p_c``, a learned
+temperature ``τ`` (1 at the start) and a classifier ``f`` whose weights ``θ₀ + Δθ(K)``
+start at zero, so an untrained HyperShot is exactly ProtoNet. With ``detach=True``
+(default) the backbone learns from the prototype rule's loss alone and the hypernetwork
+learns on detached embeddings: the backbone's training is then exactly ProtoNet's, and
+any difference between the two methods is what the generated classifier adds.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import numbers
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 import hypernetworks as hn
@@ -102,33 +105,40 @@ class SupportKernel(hn.Conditioner):
 
 
 class HyperShot(FewShotLearner):
-    """HyperShot: the support set's kernel matrix → hypernetwork → a linear classifier.
+    """HyperShot: the prototype rule plus a classifier generated from the support kernel.
 
-    The classifier (``nn.Linear(ways·shots, ways)``) takes a query's kernel values
-    against the support examples; its weights come from ``hn.hypernetize`` with a
-    :class:`SupportKernel` conditioner. One episode runs the core's shared path; a list
-    of episodes runs its per-sample path, each query with its own episode's support set
-    as condition (each episode's classifier is generated once).
+    The classifier (``nn.Linear(ways·shots, ways)``, zero at the start) takes a query's
+    kernel values against the support examples; its weights come from ``hn.hypernetize``
+    with a :class:`SupportKernel` conditioner. Its logits are added to the prototype
+    rule's ``τ · (−‖q − p_c‖²)`` (ProtoNet's logits times a learned temperature). One
+    episode runs the core's shared path; a list of episodes runs its per-sample path,
+    each query with its own episode's support set as condition.
 
     Args:
         ways: classes per episode (fixed: the classifier's shape depends on it).
         shots: support examples per class (fixed as well).
         backbone: the feature extractor (default: :class:`ConvNet`).
-        kernel: ``"cosine"`` (default) or ``"euclidean"``.
+        kernel: ``"euclidean"`` (default) or ``"cosine"``.
         hidden: the hypernetwork body's widths.
-        scale: the cosine kernel's starting temperature (θ₀ = ``scale`` × class average).
+        detach: train the backbone on the prototype rule's loss alone and the
+            hypernetwork (and ``τ``) on detached embeddings (the loss is the sum of both
+            cross-entropies); False: one cross-entropy of the summed logits trains all.
 
     Raises:
         ValueError: bad ``ways``/``shots``/``kernel``; at run time, episodes of another shape.
+        TypeError: ``detach`` is not a bool.
 
     Example:
         >>> import torch
-        >>> from hypernetworks.fewshot import ConvNet, EpisodeSampler, HyperShot
+        >>> from hypernetworks.fewshot import ConvNet, EpisodeSampler, HyperShot, ProtoNet
         >>> x, y = torch.rand(60, 1, 28, 28), torch.arange(6).repeat_interleave(10)
         >>> episode = EpisodeSampler(x, y, ways=3, shots=2, queries=4).sample()
         >>> model = HyperShot(ways=3, shots=2, backbone=ConvNet(channels=8))
         >>> model.predict(episode).shape
         torch.Size([12, 3])
+        >>> untrained = ProtoNet(model.backbone).predict(episode)  # exactly ProtoNet at first
+        >>> torch.allclose(model.predict(episode), untrained)
+        True
     """
 
     def __init__(
@@ -137,19 +147,21 @@ class HyperShot(FewShotLearner):
         shots: int,
         backbone: nn.Module | None = None,
         *,
-        kernel: str = "cosine",
+        kernel: str = "euclidean",
         hidden: tuple[int, ...] = (256, 256),
-        scale: float = 10.0,
+        detach: bool = True,
     ) -> None:
         super().__init__()
+        if not isinstance(detach, bool):
+            raise TypeError(f"detach must be a bool, got {type(detach).__name__}")
         conditioner = SupportKernel(ways, shots, kernel)
         self.ways, self.shots, self.kernel = conditioner.ways, conditioner.shots, kernel
+        self.detach = detach
         self.backbone = backbone if backbone is not None else ConvNet()
+        self.log_temperature = nn.Parameter(torch.zeros(()))
         classifier = nn.Linear(self.ways * self.shots, self.ways)
-        with torch.no_grad():
-            averaging = torch.eye(self.ways).repeat_interleave(self.shots, dim=1) / self.shots
-            classifier.weight.copy_(averaging * (scale if kernel == "cosine" else 1.0))
-            classifier.bias.zero_()
+        nn.init.zeros_(classifier.weight)
+        nn.init.zeros_(classifier.bias)
         self.classifier = hn.hypernetize(classifier, conditioner, hidden=hidden)
 
     def _check(self, episode: Episode) -> None:
@@ -159,7 +171,12 @@ class HyperShot(FewShotLearner):
                 f"got a {episode.ways}-way {episode.shots}-shot episode"
             )
 
-    def episode_logits(self, episodes: list[Episode]) -> Tensor:
+    def parts(self, episodes: list[Episode]) -> tuple[Tensor, Tensor]:
+        """``(prototype logits, generated classifier's logits)``, each ``[E, N·Q, N]``.
+
+        The prototype logits are ProtoNet's (without the temperature); with ``detach``
+        the generated classifier sees detached embeddings.
+        """
         for episode in episodes:
             self._check(episode)
         support_x, _, query_x, _ = stack_episodes(episodes)
@@ -167,15 +184,40 @@ class HyperShot(FewShotLearner):
         features = self.backbone(torch.cat([support_x.flatten(0, 1), query_x.flatten(0, 1)]))
         support = features[: count * n_support].unflatten(0, (count, n_support))
         query = features[count * n_support :].unflatten(0, (count, n_query))
+        prototypes = support.unflatten(1, (self.ways, self.shots)).mean(2)
+        base = -torch.cdist(query, prototypes).pow(2)
+        if self.detach:
+            support, query = support.detach(), query.detach()
         scores = kernel_matrix(query, support, self.kernel)  # [E, Q, N·K]
         if count == 1:  # one weight set for the episode: the core's shared path
-            return self.classifier(scores[0], support[0]).unsqueeze(0)
+            return base, self.classifier(scores[0], support[0]).unsqueeze(0)
         conditions = support.repeat_interleave(n_query, dim=0)  # each query: its support set
-        logits = self.classifier(scores.flatten(0, 1), conditions)
-        return logits.unflatten(0, (count, n_query))
+        generated = self.classifier(scores.flatten(0, 1), conditions)
+        return base, generated.unflatten(0, (count, n_query))
+
+    def episode_logits(self, episodes: list[Episode]) -> Tensor:
+        base, generated = self.parts(episodes)
+        return self.log_temperature.exp() * base + generated
+
+    def loss(self, episodes: list[Episode]) -> tuple[Tensor, Tensor]:
+        """The query cross-entropy (with ``detach``: prototype rule's + the sum's) and accuracy."""
+        base, generated = self.parts(episodes)
+        labels = torch.stack([e.query_y for e in episodes]).flatten()
+        if self.detach:
+            logits = self.log_temperature.exp() * base.detach() + generated
+            loss = F.cross_entropy(base.flatten(0, 1), labels)
+            loss = loss + F.cross_entropy(logits.flatten(0, 1), labels)
+        else:
+            logits = self.log_temperature.exp() * base + generated
+            loss = F.cross_entropy(logits.flatten(0, 1), labels)
+        accuracy = (logits.flatten(0, 1).argmax(-1) == labels).float().mean().detach()
+        return loss, accuracy
 
     def generate(self, episode: Episode) -> nn.Linear:
         """The classifier generated for ``episode``'s support set, as a standalone ``nn.Linear``.
+
+        Its input is a query's kernel vector against the support set; its logits are
+        added to the (tempered) prototype logits.
 
         Example:
             >>> import torch
