@@ -48,6 +48,10 @@ def test_cli_writes_metrics_checkpoint_and_curves(tmp_path, capsys):
         assert {"10", "100"} <= set(row["finetune"]["predicted"])
         assert 0.0 <= row["zero_shot_accuracy"] <= 1.0
     assert {"held_out_mlp", "out_of_distribution", "held_out"} <= set(metrics["means"])
+    # CPU times (the machine may be shared: wall-clock alone would mislead)
+    assert metrics["means"]["prediction_cpu_seconds_mean"] >= 0.0
+    assert metrics["ghn_fit_cpu_seconds"] >= 0.0 and metrics["evaluation_cpu_seconds"] >= 0.0
+    assert all(r["prediction_cpu_seconds"] >= 0.0 for r in rows)
     assert metrics["config"]["steps"] == 3 and metrics["seed"] == 0
     for name in ("finetune_held_out.png", "finetune_out_of_distribution.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
