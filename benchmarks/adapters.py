@@ -6,15 +6,16 @@ mixed-task batch cost in one process, and writes benchmarks/results/adapters.jso
 
     .venv/bin/python benchmarks/adapters.py --runs /tmp/ad_runs --seeds 0 1 2
 
-The development protocol that chose each method's learning rate (LEARNING_RATES in
-src/hypernetworks/adapters/_benchmarks.py) runs ``hypernetworks adapters --validation``
-on development seeds 100 and 101 for every rate of the grid (validation texts carved out
-of the training texts; the test texts are never scored) and writes
-benchmarks/results/adapters_development.json:
+The development protocol that chose each method's learning rate and steps per task
+(LEARNING_RATES and STEPS in src/hypernetworks/adapters/_benchmarks.py) runs
+``hypernetworks adapters --validation`` on development seeds 100 and 101 for every cell
+of DEV_GRID (validation texts carved out of the training texts; the test texts are
+never scored) and writes benchmarks/results/adapters_development.json (``--no-run``:
+summarise the runs found, run none):
 
     .venv/bin/python benchmarks/adapters.py --development --runs /tmp/ad_dev
 
-Steps, batch, rank and max_length were fixed before any seed was run and were not tuned
+Batch, rank and max_length were fixed before any seed was run and were not tuned
 (see docs/benchmarks.md); seeds 0, 1, 2 are all reported, none was used for a choice.
 """
 
@@ -33,13 +34,29 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hypernetworks.adapters._benchmarks import DEFAULTS, LEARNING_RATES, METHODS
+from hypernetworks.adapters._benchmarks import (
+    DEFAULTS,
+    LEARNING_RATES,
+    METHODS,
+    OUTPUT_LR_SCALES,
+    STEPS,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEN = ("library", "sentiment", "language", "names", "python")
 TUNED = ("hyperlora", "hyperlora-desc", "lora-per-task", "lora-shared")
 DEV_SEEDS = (100, 101)
-DEV_LRS = (1e-3, 3e-4)
+#: The development grid: per method, the settings (learning rate, steps per task, output
+#: learning-rate scale of HyperLoRA's head) run on each development seed: lr {3e-4, 1e-3}
+#: x 40 steps per task for every method, and x 80 steps for the two methods of the main
+#: goal (HyperLoRA with task ids, per-task LoRAs). Each method gets the grid cell with
+#: the best mean validation accuracy over the seeds.
+DEV_GRID: dict[str, list[tuple[float, int, float | None]]] = {
+    "hyperlora": [(lr, st, 1.0) for lr in (3e-4, 1e-3) for st in (40, 80)],
+    "hyperlora-desc": [(3e-4, 40, 1.0), (1e-3, 40, 1.0)],
+    "lora-per-task": [(lr, st, None) for lr in (3e-4, 1e-3) for st in (40, 80)],
+    "lora-shared": [(3e-4, 40, None), (1e-3, 40, None)],
+}
 
 
 def _child_cpu() -> float:
@@ -60,6 +77,29 @@ def _lr_of(metrics: dict, method: str) -> float | None:
     return metrics["lr"].get(base) if "lr" in metrics else metrics["config"]["lr"]
 
 
+def setting_of(metrics: dict, method: str) -> tuple[float, int, float | None] | None:
+    """(learning rate, steps per task, output lr scale) ``method`` ran with; older runs
+    recorded one step count for all methods and had no output scale (1)."""
+    base = _base(method)
+    lr = _lr_of(metrics, base)
+    if lr is None:
+        return None
+    steps = metrics.get("steps", {}).get(base, metrics["config"]["steps"])
+    scale = metrics.get("output_lr_scale", {}).get(base, 1.0) if base in OUTPUT_LR_SCALES else None
+    return (lr, steps, scale)
+
+
+def default_setting(method: str) -> tuple[float, int, float | None] | None:
+    if method not in LEARNING_RATES:
+        return None
+    return (LEARNING_RATES[method], STEPS[method], OUTPUT_LR_SCALES.get(method))
+
+
+def _label(setting: tuple[float, int, float | None]) -> str:
+    lr, steps, scale = setting
+    return f"lr {lr:g}, steps {steps}" + ("" if scale is None else f", output scale {scale:g}")
+
+
 def reusable(reuse: Path | None, seed: int) -> tuple[dict | None, list[str]]:
     """The metrics of ``reuse/seedS`` and its methods whose settings are today's defaults
     (each method's rate from LEARNING_RATES; every other option as DEFAULTS)."""
@@ -68,15 +108,14 @@ def reusable(reuse: Path | None, seed: int) -> tuple[dict | None, list[str]]:
         return None, []
     old = json.loads(path.read_text())
     config = old["config"]
+    tuned = ("lr", "steps", "output_lr_scale", "validation")
     same = all(
-        config.get(k) == v for k, v in DEFAULTS.items() if k not in ("lr", "validation")
+        config.get(k) == v for k, v in DEFAULTS.items() if k not in tuned
     ) and not config.get("validation", False)
     methods = [
         m
         for m in METHODS
-        if same
-        and m in old["trainable_params"]
-        and (m not in LEARNING_RATES or _lr_of(old, m) == LEARNING_RATES[m])
+        if same and m in old["trainable_params"] and setting_of(old, m) == default_setting(m)
     ]
     return old, methods
 
@@ -128,62 +167,101 @@ def load_seed(runs: Path, reuse: Path | None, seed: int) -> dict:
     elif new is None and old is not None:
         merged["lr"] = {m: _lr_of(old, m) for m in take}
     merged["lr"] = {m: v for m, v in merged["lr"].items() if v is not None}
+    merged["settings"] = {
+        m: dict(zip(("lr", "steps", "output_lr_scale"), setting, strict=True))
+        for m, setting in [
+            *[(m, setting_of(new, m)) for m in have if new is not None],
+            *[(m, setting_of(old, m)) for m in take if old is not None],
+        ]
+        if setting is not None
+    }
+    # one record per method, whichever run it came from (so the merge can be reused)
+    merged["steps"] = {m: v["steps"] for m, v in merged["settings"].items()}
+    merged["output_lr_scale"] = {
+        m: v["output_lr_scale"]
+        for m, v in merged["settings"].items()
+        if v["output_lr_scale"] is not None
+    }
     if take and reuse is not None:
-        merged["sources"].update({m: str(reuse / f"seed{seed}" / "metrics.json") for m in take})
+        here = str(reuse / f"seed{seed}" / "metrics.json")
+        merged["sources"].update({m: (old or {}).get("sources", {}).get(m, here) for m in take})
     return merged
 
 
-def _development_found(runs: Path) -> dict[str, dict[float, dict[int, float]]]:
-    """Mean validation accuracy found under ``runs``: method -> rate -> seed -> accuracy."""
-    found: dict[str, dict[float, dict[int, float]]] = {}
+def _development_found(runs: Path) -> dict[str, dict[tuple, dict[int, float]]]:
+    """Mean validation accuracy found under ``runs``: method -> setting -> seed -> accuracy."""
+    found: dict[str, dict[tuple, dict[int, float]]] = {}
     for path in sorted(runs.glob("*/metrics.json")):
         metrics = json.loads(path.read_text())
         if metrics.get("scored_on") != "validation":
             continue
-        for method, lr in metrics["lr"].items():
-            by_seed = found.setdefault(method, {}).setdefault(lr, {})
+        for method in metrics["lr"]:
+            setting = setting_of(metrics, method)
+            by_seed = found.setdefault(method, {}).setdefault(setting, {})
             by_seed[metrics["seed"]] = metrics["mean_accuracy_seen"][method]
     return found
 
 
 def run_development(runs: Path) -> None:
-    """Run what is missing of the development grid: every tuned method, seed and rate."""
+    """Run what is missing of the development grid: every tuned method, seed and setting
+    (methods sharing a setting in one run)."""
     command = [str(Path(sys.executable).parent / "hypernetworks"), "adapters", "--no-progress"]
     found = _development_found(runs)
     for seed in DEV_SEEDS:
-        for lr in DEV_LRS:
-            missing = [m for m in TUNED if seed not in found.get(m, {}).get(lr, {})]
-            if missing:
-                out = runs / f"dev_s{seed}_lr{lr:g}"
-                args = ["--validation", "--seed", str(seed), "--lr", f"{lr:g}", "--out", str(out)]
-                subprocess.run([*command, *args, "--method", *missing], check=True)
+        cells: dict[tuple[float, int, float], list[str]] = {}
+        for method in TUNED:
+            for lr, steps, scale in DEV_GRID[method]:
+                if seed not in found.get(method, {}).get((lr, steps, scale), {}):
+                    cells.setdefault((lr, steps, 1.0 if scale is None else scale), []).append(
+                        method
+                    )
+        for (lr, steps, scale), missing in sorted(cells.items()):
+            out = runs / f"dev_s{seed}_lr{lr:g}_steps{steps}_scale{scale:g}"
+            args = ["--validation", "--seed", str(seed), "--lr", f"{lr:g}", "--steps", str(steps)]
+            args += ["--output-lr-scale", f"{scale:g}", "--out", str(out)]
+            subprocess.run([*command, *args, "--method", *missing], check=True)
 
 
 def summarise_development(runs: Path) -> dict:
-    """Mean validation accuracy per method and rate over the development seeds, and the
-    rate each method gets (the best mean; the larger rate on a tie). Reads every
-    ``metrics.json`` under ``runs`` scored on validation texts."""
+    """Mean validation accuracy per method and setting over the development seeds, and the
+    setting each method gets (the best mean over the grid). Reads every ``metrics.json``
+    under ``runs`` scored on validation texts."""
     found = _development_found(runs)
     table: dict[str, dict] = {}
     for method in TUNED:
-        rates = found.get(method, {})
-        complete = {lr: seeds for lr, seeds in rates.items() if set(seeds) >= set(DEV_SEEDS)}
+        grid = set(DEV_GRID[method])
+        settings = found.get(method, {})
+        complete = {
+            k: seeds for k, seeds in settings.items() if k in grid and set(seeds) >= set(DEV_SEEDS)
+        }
         table[method] = {
-            f"{lr:g}": {
+            _label(k): {
+                "lr": k[0],
+                "steps": k[1],
+                "output_lr_scale": k[2],
                 "mean": float(np.mean([seeds[s] for s in DEV_SEEDS])),
                 "by_seed": {f"seed{s}": seeds[s] for s in DEV_SEEDS},
             }
-            for lr, seeds in sorted(complete.items())
+            for k, seeds in sorted(complete.items(), key=lambda kv: str(kv[0]))
         }
+        missing = sorted(_label(k) for k in grid - set(complete))
+        if missing:
+            table[method]["missing"] = missing
+            table[method]["partial"] = {
+                _label(k): {f"seed{s}": v for s, v in sorted(seeds.items())}
+                for k, seeds in settings.items()
+                if k in grid and k not in complete
+            }
         if complete:
-            best = max(complete, key=lambda lr: (np.mean(list(complete[lr].values())), lr))
-            table[method]["chosen_lr"] = best
+            best = max(complete, key=lambda k: float(np.mean([complete[k][s] for s in DEV_SEEDS])))
+            table[method]["chosen"] = {"lr": best[0], "steps": best[1], "output_lr_scale": best[2]}
     return {
-        "protocol": "hypernetworks adapters --validation --seed S --lr LR: each seen task's "
-        "training texts split by the builder's groups (about 25% validation), test texts "
-        "never scored; development seeds only, never reported",
+        "protocol": "hypernetworks adapters --validation --seed S --lr LR --steps N "
+        "[--output-lr-scale X]: each seen task's training texts split by the builder's "
+        "groups (about 25% validation), test texts never scored; development seeds only, "
+        "never reported",
         "development_seeds": list(DEV_SEEDS),
-        "grid": list(DEV_LRS),
+        "grid": {m: [_label(k) for k in DEV_GRID[m]] for m in TUNED},
         "validation_mean_accuracy_seen": table,
     }
 
@@ -243,6 +321,9 @@ def summarise(runs: Path, seeds: list[int], reuse: Path | None = None) -> dict:
         "tasks": metrics[0]["tasks"],
         "config": metrics[0]["config"],
         "lr": metrics[0].get("lr"),
+        "settings_by_seed": {
+            f"seed{s}": m["settings"] for s, m in zip(seeds, metrics, strict=True)
+        },
         "sources_by_seed": {f"seed{s}": m["sources"] for s, m in zip(seeds, metrics, strict=True)},
     }
 
@@ -351,11 +432,18 @@ def main() -> None:
         action="store_true",
         help="run/summarise the development grid instead (seeds 100 101, --validation)",
     )
+    parser.add_argument(
+        "--no-run",
+        action="store_true",
+        help="with --development: summarise the runs found, run none (cells left out are "
+        "listed as missing)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.development:
-        run_development(args.runs)
+        if not args.no_run:
+            run_development(args.runs)
         development = summarise_development(args.runs)
         out = args.out or ROOT / "benchmarks/results/adapters_development.json"
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@ test), description conditioning, merged export, error messages, the text data bu
 
 from __future__ import annotations
 
+import copy
 import doctest
 import importlib
 import re
@@ -11,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from hypernetworks.datasets import TEXT_TASKS, text_task
+from hypernetworks.datasets import TEXT_TASKS, TextTask, text_task
 
 from .helpers import perturb
 
@@ -24,6 +25,7 @@ from hypernetworks.adapters import (  # noqa: E402
     HyperLoRA,
     lora_model,
     mean_pool,
+    train_encoder,
 )
 
 pytestmark = pytest.mark.filterwarnings(
@@ -154,6 +156,47 @@ def test_trainable_parameters_are_the_hypernetwork_and_lora_bases_only():
     )
     lora = lora_model(_bert(), ["query", "value"], rank=2)
     assert sum(p.numel() for p in lora.parameters() if p.requires_grad) == 2 * 2 * 2 * (2 * 32)
+
+
+def _toy_task(name: str, words: tuple[str, ...]) -> TextTask:
+    texts = tuple(f"{w} {v}" for w in words for v in ("one", "two"))
+    labels = tuple(i % 2 for i in range(len(texts)))
+    return TextTask(name, (f"{name} task",), ("even", "odd"), texts, labels, texts, labels, "", "")
+
+
+@pytest.mark.parametrize("layer_dim", [8, None])
+def test_parameter_groups_split_off_the_output_layers_and_scale_1_trains_alike(layer_dim):
+    hyper = HyperLoRA(_bert(), num_tasks=2, rank=2, layer_dim=layer_dim)
+    groups = hyper.parameter_groups(1e-2, output_lr_scale=0.1)
+    trainable = [p for p in hyper.parameters() if p.requires_grad]
+    assert sorted(id(p) for g in groups for p in g["params"]) == sorted(map(id, trainable))
+    outputs = {
+        id(m.weight) for n, m in hyper.hyper.head.named_modules() if n.rpartition(".")[2] == "out"
+    }
+    assert outputs and {id(p) for p in groups[1]["params"]} == outputs
+    assert groups[0]["lr"] == 1e-2 and groups[1]["lr"] == pytest.approx(1e-3)
+
+    # groups at scale 1 train exactly as the plain parameter list; a scale < 1 differs
+    tasks = [_toy_task("a", ("cat", "dog", "cow")), _toy_task("b", ("red", "tan"))]
+    copies = [copy.deepcopy(hyper) for _ in range(3)]
+    options = {"steps": 3, "batch_size": 4, "lr": 1e-2, "seed": 0, "max_length": 16}
+    runs = [
+        train_encoder(h.encode, params, _tokenizer, tasks, lambda t, rng: t, **options)
+        for h, params in zip(
+            copies,
+            [
+                [p for p in copies[0].parameters() if p.requires_grad],
+                copies[1].parameter_groups(1e-2),
+                copies[2].parameter_groups(1e-2, output_lr_scale=0.1),
+            ],
+            strict=True,
+        )
+    ]
+    assert runs[0] == runs[1] and runs[2] != runs[0]
+    with pytest.raises(ValueError, match="lr must be a positive number, got 0"):
+        hyper.parameter_groups(0)
+    with pytest.raises(ValueError, match="output_lr_scale must be a positive number, got -1"):
+        hyper.parameter_groups(1e-3, output_lr_scale=-1)
 
 
 def test_clear_errors():

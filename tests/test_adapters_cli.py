@@ -68,19 +68,23 @@ def test_cli_rows_files_merged_model_determinism_and_resume(tmp_path: Path, caps
 
 
 def test_cli_validation_scores_on_training_texts_only(tmp_path: Path) -> None:
-    from hypernetworks.adapters._benchmarks import LEARNING_RATES
+    from hypernetworks.adapters._benchmarks import LEARNING_RATES, OUTPUT_LR_SCALES
 
     out = tmp_path / "dev"
     argv = [*TINY, "--train-per-class", "4", "--validation", "--method", "hyperlora"]
-    assert main([*argv, "lora-shared", "--lr", "3e-4", "--out", str(out)]) == 0
+    scaled = ["--lr", "3e-4", "--output-lr-scale", "0.5", "--steps", "2"]
+    assert main([*argv, "lora-shared", *scaled, "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["scored_on"] == "validation"
     assert metrics["lr"] == {"hyperlora": 3e-4, "lora-shared": 3e-4}
+    assert metrics["steps"] == {"hyperlora": 2, "lora-shared": 2}
+    assert metrics["output_lr_scale"] == {"hyperlora": 0.5}
     assert {r["split"] for r in metrics["results"]} == {"seen"}  # no held-out task
     assert all(t["train"] < 4 * t["classes"] for t in metrics["tasks"].values())
     assert main([*argv, "--out", str(tmp_path / "default")]) == 0
     default = json.loads((tmp_path / "default" / "metrics.json").read_text())
     assert default["lr"] == {"hyperlora": LEARNING_RATES["hyperlora"]}
+    assert default["output_lr_scale"] == {"hyperlora": OUTPUT_LR_SCALES["hyperlora"]}
 
 
 def test_cli_refuses_unknown_methods(capsys) -> None:

@@ -67,7 +67,7 @@ def _repeat(conditions: Sequence[Any], counts: Sequence[int]) -> Any:
 
 def train_encoder(
     encode: Encoder,
-    parameters: Sequence[nn.Parameter],
+    parameters: Sequence[nn.Parameter] | Sequence[dict[str, Any]],
     tokenizer: Any,
     tasks: Sequence[TextTask],
     condition: Callable[[int, np.random.Generator], Any],
@@ -83,11 +83,14 @@ def train_encoder(
     """Train on mixed batches: each sample draws a task uniformly, then one of its texts.
 
     ``condition(t, rng)`` is task ``t``'s condition (an id, a description, or None). The
-    loss is the cross-entropy over the sample's own task's labels. Returns the losses.
+    loss is the cross-entropy over the sample's own task's labels. ``parameters`` are
+    parameters, or Adam parameter groups (dicts, e.g. :meth:`HyperLoRA.parameter_groups`;
+    a group without ``"lr"`` gets ``lr``). Returns the losses.
     """
     rng = np.random.default_rng([seed, 3])
-    parameters = list(parameters)
-    optimizer = torch.optim.Adam(parameters, lr=lr)
+    groups: list[Any] = list(parameters)
+    optimizer = torch.optim.Adam(groups, lr=lr)
+    flat = [p for g in optimizer.param_groups for p in g["params"]]
     losses = []
     for step in progress(range(steps)):
         which = rng.integers(len(tasks), size=batch_size)
@@ -98,7 +101,7 @@ def train_encoder(
         part, weight = shard(torch.arange(batch_size))
         optimizer.zero_grad()
         if not len(part):  # nothing left for this rank: it still joins the average
-            average_gradients(parameters)
+            average_gradients(flat)
             optimizer.step()
             continue
         which, picks = which[part.numpy()], [picks[i] for i in part.tolist()]
@@ -125,7 +128,7 @@ def train_encoder(
         if check is not None:
             check(loss, step)
         loss.backward()
-        average_gradients(parameters)
+        average_gradients(flat)
         optimizer.step()
         losses.append(float(loss.detach()))
     return losses

@@ -207,6 +207,49 @@ class HyperLoRA(nn.Module):
         merged: nn.Module = peft_model.merge_and_unload()
         return merged.eval().requires_grad_(True)
 
+    def parameter_groups(self, lr: float, *, output_lr_scale: float = 1.0) -> list[dict[str, Any]]:
+        """Optimizer parameter groups: the output layers of the hypernetwork's head (the
+        layers that emit every generated factor) at ``lr * output_lr_scale``, every other
+        trainable parameter (the factors' shared base θ₀, the condition embedding, the
+        body, the rest of the head) at ``lr``.
+
+        Under Adam each weight of an output layer moves by about ``lr`` per step, so a
+        generated factor moves by about ``lr`` times the sum of the magnitudes of the
+        layer's inputs, a larger step than θ₀'s; a scale below 1 evens them out.
+
+        Example:
+            >>> import transformers
+            >>> config = transformers.BertConfig(hidden_size=32, num_hidden_layers=2,
+            ...     num_attention_heads=2, intermediate_size=64, vocab_size=100)
+            >>> hyper = HyperLoRA(transformers.BertModel(config), num_tasks=3, rank=2)
+            >>> groups = hyper.parameter_groups(1e-3, output_lr_scale=0.1)
+            >>> [g["lr"] for g in groups], [len(g["params"]) for g in groups]
+            ([0.001, 0.0001], [19, 2])
+            >>> optimizer = torch.optim.Adam(groups)
+        """
+        if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
+            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        if (
+            not isinstance(output_lr_scale, (int, float))
+            or isinstance(output_lr_scale, bool)
+            or not output_lr_scale > 0
+        ):
+            raise ValueError(f"output_lr_scale must be a positive number, got {output_lr_scale!r}")
+        head = self.hyper.head
+        outputs = {
+            id(p)
+            for name, p in head.named_parameters()
+            if p.requires_grad and name.rpartition(".")[0].rpartition(".")[2] == "out"
+        }
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        return [
+            {"params": [p for p in trainable if id(p) not in outputs], "lr": float(lr)},
+            {
+                "params": [p for p in trainable if id(p) in outputs],
+                "lr": float(lr) * float(output_lr_scale),
+            },
+        ]
+
     def trainable_parameters(self) -> int:
         """How many numbers training updates (the frozen base model excluded)."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 
 from .. import runner
-from ._benchmarks import BENCHMARKS, DEFAULTS, HELD_OUT, LEARNING_RATES, METHODS, SEEN
+from ._benchmarks import (
+    BENCHMARKS,
+    DEFAULTS,
+    HELD_OUT,
+    LEARNING_RATES,
+    METHODS,
+    OUTPUT_LR_SCALES,
+    SEEN,
+    STEPS,
+)
 
 __all__ = ["add_arguments", "main"]
 
@@ -25,8 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--steps",
         type=runner.positive_int,
         default=DEFAULTS["steps"],
-        help=f"training steps per task (default {DEFAULTS['steps']}); multi-task methods "
-        "run steps x tasks",
+        help="training steps per task of every trained method (default: each method's, "
+        + ", ".join(f"{m} {v}" for m, v in STEPS.items())
+        + ", chosen on development seeds); multi-task methods run steps x tasks",
     )
     parser.add_argument("--batch-size", type=runner.positive_int, default=DEFAULTS["batch_size"])
     parser.add_argument(
@@ -36,6 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Adam learning rate of every trained method (default: each method's rate, "
         + ", ".join(f"{m} {v:g}" for m, v in LEARNING_RATES.items())
         + ", chosen on development seeds)",
+    )
+    parser.add_argument(
+        "--output-lr-scale",
+        type=runner.positive_float,
+        default=DEFAULTS["output_lr_scale"],
+        help="learning-rate scale of the output layers of HyperLoRA's head (default: "
+        + ", ".join(f"{m} {v:g}" for m, v in OUTPUT_LR_SCALES.items())
+        + ")",
     )
     parser.add_argument(
         "--validation",
