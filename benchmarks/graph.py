@@ -7,7 +7,7 @@ digits, seed 0; seeds 1 and 2 were never looked at while choosing.
 
     python benchmarks/graph.py --benchmark digits [--seeds 0 1 2] [--steps 3000]
     python benchmarks/graph.py --benchmark mnist --seeds 0 1 2 --name graph_mnist \
-        [--steps 1000] [--held-out 6] [--scratch-steps 300]
+        [--steps 3000] [--held-out 6] [--scratch-steps 300]
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--steps",
         type=runner.positive_int,
         default=None,
-        help="GHN training steps (default 3000 on digits, 1000 on mnist): the main time budget",
+        help="GHN training steps (default 3000): the main time budget",
     )
     parser.add_argument(
         "--architectures",
