@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from .. import runner
 from ..datasets import TextTask, text_tasks
 from ._descriptions import mean_pool
-from ._harness import evaluate, frozen_features, train_encoder, train_probe
+from ._harness import Encoder, evaluate, frozen_features, train_encoder, train_probe
 from ._hyperlora import HyperLoRA, lora_model
 from ._plots import plot_accuracy
 from ._validation import validation_split
@@ -197,6 +197,13 @@ def text6(
             **extra,
         }
 
+    def unconditioned_rows(method: str, encode: Encoder, params: int) -> list[dict[str, Any]]:
+        """One row per seen and held-out task for an encoder without a condition."""
+        return [
+            row(method, task, evaluate(encode, task=task, condition=None, **common), params, split)
+            for task, split in [(s, "seen") for s in seen] + [(h, "held-out") for h in held]
+        ]
+
     for method in methods:
         if method in done:
             continue
@@ -308,16 +315,7 @@ def text6(
             params = [p for p in lora.parameters() if p.requires_grad]
             train(encode, params, seen, lambda t, rng: None, method, 20, rates[method], method)
             lora.eval()
-            for task, split in [(s, "seen") for s in seen] + [(h, "held-out") for h in held]:
-                new.append(
-                    row(
-                        method,
-                        task,
-                        evaluate(encode, task=task, condition=None, **common),
-                        _trainable(lora),
-                        split,
-                    )
-                )
+            new += unconditioned_rows(method, encode, _trainable(lora))
         elif method == "probe":
             probes = []
             for t, task in enumerate(seen):
@@ -341,17 +339,7 @@ def text6(
             total = sum(p for _, _, p in probes)
             new += [row(method, task, acc, total, "seen") for task, acc, _ in probes]
         elif method == "zero-shot":
-            encode = _lora_encoder(base)
-            for task, split in [(s, "seen") for s in seen] + [(h, "held-out") for h in held]:
-                new.append(
-                    row(
-                        method,
-                        task,
-                        evaluate(encode, task=task, condition=None, **common),
-                        0,
-                        split,
-                    )
-                )
+            new += unconditioned_rows(method, _lora_encoder(base), 0)
         else:
             raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
         seconds[method] = time.process_time() - start
