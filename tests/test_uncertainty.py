@@ -81,11 +81,64 @@ def test_kl_term_keeps_draws_apart() -> None:
     assert spread[10.0] > 2 * spread[0.0]
 
 
+def test_function_entropy_makes_draws_disagree_away_from_the_data() -> None:
+    # a 1-D problem observed on [-2, -1] and [1, 2]: the draws should spread in the gap
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([-2 + torch.rand(40, generator=g), 1 + torch.rand(40, generator=g)])[:, None]
+    y = torch.sin(2 * x[:, 0]) + 0.1 * torch.randn(80, generator=g)
+    gap, data = torch.linspace(-0.5, 0.5, 11)[:, None], x[:20]
+    spread = {}
+    for gamma in (0.0, 0.3):
+        torch.manual_seed(0)  # the target's initial weights
+        hyper = NoiseHypernet(
+            mlp(1, (16,), 2),
+            noise_dim=4,
+            hidden=(),
+            num_data=80,
+            task="regression",
+            per_example=False,
+            function_entropy=gamma,
+            seed=0,
+        )
+        hyper.fit(x, y, epochs=150, batch_size=40, lr=1e-2)
+        with torch.no_grad():
+            means = hyper.members(torch.cat([gap, data]), 16)[..., 0]
+        spread[gamma] = (float(means[:, :11].std(0).mean()), float(means[:, 11:].std(0).mean()))
+    # more disagreement in the gap than without the term, and more in the gap than on the data
+    assert spread[0.3][0] > 2 * spread[0.0][0]
+    assert spread[0.3][0] > 2 * spread[0.3][1]
+
+
+def test_warmup_scales_the_entropy_terms_during_the_first_steps() -> None:
+    x, y = _blobs(32)
+
+    def fitted(warmup: float, epochs: int) -> torch.Tensor:
+        torch.manual_seed(0)  # the target's initial weights
+        hyper = NoiseHypernet(
+            mlp(4, (8,), 3),
+            noise_dim=2,
+            num_data=32,
+            k=3,
+            kl_weight=50.0,
+            seed=0,
+            function_entropy=50.0,
+            warmup=warmup,
+        )
+        hyper.fit(x, y, epochs=epochs, batch_size=32, lr=1e-2)
+        return torch.cat([p.detach().flatten() for p in hyper.parameters()])
+
+    # warm-up over a single step reaches full weight at once: the same as no warm-up
+    assert torch.equal(fitted(1.0, 1), fitted(0.0, 1))
+    # over two steps the first step has half the weight
+    assert not torch.allclose(fitted(1.0, 2), fitted(0.0, 2))
+
+
 def test_fit_leaves_global_random_state_alone() -> None:
     x, y = _blobs(32)
     net = mlp(4, (8,), 3)
     state = torch.get_rng_state()
     NoiseHypernet(net, noise_dim=2, num_data=32, k=2).fit(x, y, epochs=1)
+    NoiseHypernet(net, noise_dim=2, num_data=32, k=2, function_entropy=1.0).fit(x, y, epochs=1)
     DeepEnsemble(lambda: mlp(4, (8,), 3), size=2).fit(x, y, epochs=1)
     assert torch.equal(state, torch.get_rng_state())
 
@@ -164,6 +217,21 @@ def test_hypernet_bad_input(trained: NoiseHypernet, call, error, match) -> None:
         (lambda: NoiseHypernet(mlp(4, (8,), 3), k=0), ValueError, "k must be a positive int"),
         (lambda: NoiseHypernet(mlp(4, (8,), 3), kl_weight=-1.0), ValueError, "kl_weight"),
         (lambda: NoiseHypernet(mlp(4, (8,), 3), prior_std=0.0), ValueError, "prior_std"),
+        (
+            lambda: NoiseHypernet(mlp(4, (8,), 3), function_entropy=-0.1),
+            ValueError,
+            "function_entropy must be a number >= 0, got -0.1",
+        ),
+        (
+            lambda: NoiseHypernet(mlp(4, (8,), 3), warmup=1.5),
+            ValueError,
+            r"warmup must be a fraction in \[0, 1\], got 1.5",
+        ),
+        (
+            lambda: NoiseHypernet(mlp(4, (8,), 3), measurement_points=0),
+            ValueError,
+            "measurement_points must be a positive int",
+        ),
         (lambda: NoiseHypernet("net"), TypeError, "target must be an nn.Module"),  # type: ignore[arg-type]
         (lambda: NoiseHypernet(mlp(4, (8,), 3), task="ranking"), ValueError, "task must be"),
         (lambda: NoiseHypernet(mlp(4, (8,), 3), per_example=1), TypeError, "True or False"),

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=runner.positive_int,
         default=DEFAULTS["epochs"],
         help=f"passes over the training data (default {DEFAULTS['epochs']}; "
-        "regression runs 10x as many)",
+        "regression runs 50x as many)",
     )
     parser.add_argument("--batch-size", type=runner.positive_int, default=DEFAULTS["batch_size"])
     parser.add_argument("--lr", type=runner.positive_float, default=DEFAULTS["lr"])
