@@ -91,3 +91,43 @@ def test_cli_refuses_unknown_methods(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["adapters", "--method", "nope"])
     assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_a_methods_result_does_not_depend_on_the_methods_run_before_it(tmp_path: Path) -> None:
+    # each method draws from its own stream seeded by (seed, method): hyperlora first or
+    # second, lora-shared first or second, the same training losses and accuracies
+    argv = [*TINY, "--steps", "2", "--validation"]
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert main([*argv, "--method", "hyperlora", "lora-shared", "--out", str(one)]) == 0
+    assert main([*argv, "--method", "lora-shared", "hyperlora", "--out", str(two)]) == 0
+    first = json.loads((one / "metrics.json").read_text())
+    second = json.loads((two / "metrics.json").read_text())
+    assert set(first["train_loss"]) == {"hyperlora", "lora-shared"}
+    assert first["train_loss"] == second["train_loss"]
+    key = lambda r: (r["method"], r["task"])  # noqa: E731
+    assert sorted(first["results"], key=key) == sorted(second["results"], key=key)
+
+
+def test_method_rng_is_per_method_and_restores_the_global_stream() -> None:
+    import torch
+
+    from hypernetworks.adapters._harness import method_rng, method_seed
+
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    with method_rng(0, "hyperlora"):
+        a = torch.rand(4)
+    assert torch.equal(torch.rand(3), expected)  # the caller's stream is untouched
+    torch.rand(7)
+    with method_rng(0, "hyperlora"):
+        assert torch.equal(torch.rand(4), a)
+    with method_rng(0, "lora-shared"):
+        assert not torch.equal(torch.rand(4), a)
+    with method_rng(1, "hyperlora"):
+        assert not torch.equal(torch.rand(4), a)
+    assert method_seed(3, "probe") == method_seed(3, "probe") < 2**63
+    with pytest.raises(TypeError, match="seed must be an int, got str"):
+        method_seed("0", "probe")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="method must be a str, got int"):
+        method_seed(0, 1)  # type: ignore[arg-type]

@@ -30,7 +30,14 @@ from torch import Tensor, nn
 from .. import runner
 from ..datasets import TextTask, text_tasks
 from ._descriptions import mean_pool
-from ._harness import Encoder, evaluate, frozen_features, train_encoder, train_probe
+from ._harness import (
+    Encoder,
+    evaluate,
+    frozen_features,
+    method_rng,
+    train_encoder,
+    train_probe,
+)
 from ._hyperlora import HyperLoRA, lora_model
 from ._plots import plot_accuracy
 from ._validation import validation_split
@@ -158,6 +165,9 @@ def text6(
     done: dict[str, Any] = dict(run.resumed or {})
     rows: list[dict[str, Any]] = [r for m in methods for r in done.get(m, {}).get("rows", [])]
     seconds: dict[str, float] = {m: done[m]["cpu_seconds"] for m in methods if m in done}
+    # final training loss of each trained method (mean of its last 5 steps; per-task LoRAs:
+    # the mean over the tasks), a fingerprint of its initialisation and training
+    last_losses: dict[str, list[float]] = {}
 
     def train(
         encode: Any,
@@ -170,7 +180,7 @@ def text6(
         method: str,
     ) -> None:
         model_steps = steps[method] * len(chosen)
-        train_encoder(
+        losses = train_encoder(
             encode,
             params,
             tokenizer,
@@ -184,6 +194,8 @@ def text6(
             progress=lambda it: run.progress(it, total=model_steps, desc=desc),
             check=lambda loss, step: run.check_finite(loss, step=f"{desc} {step}"),
         )
+        if losses:
+            last_losses.setdefault(method, []).append(float(np.mean(losses[-5:])))
 
     def row(
         method: str, task: TextTask, accuracy: float, params: int, split: str, **extra: Any
@@ -207,146 +219,156 @@ def text6(
     for method in methods:
         if method in done:
             continue
-        start = time.process_time()
-        new: list[dict[str, Any]] = []
-        if method in ("hyperlora", "hyperlora-desc"):
-            by_description = method == "hyperlora-desc"
-            hyper = (
-                HyperLoRA(base, tokenizer=tokenizer, rank=o["rank"])
-                if by_description
-                else HyperLoRA(base, num_tasks=len(seen), rank=o["rank"])
-            )
-            if by_description:
-
-                def condition(t: int, rng: np.random.Generator) -> Any:
-                    return seen[t].descriptions[int(rng.integers(len(seen[t].descriptions)))]
-            else:
-
-                def condition(t: int, rng: np.random.Generator) -> Any:
-                    return t
-
-            hyper.train()
-            groups = hyper.parameter_groups(rates[method], output_lr_scale=scales[method])
-            train(hyper.encode, groups, seen, condition, method, 1, rates[method], method)
-            hyper.eval()
-            count = hyper.trainable_parameters()
-            for t, task in enumerate(seen):
-                cond = task.description if by_description else t
-                new.append(
-                    row(
-                        method,
-                        task,
-                        evaluate(hyper.encode, task=task, condition=cond, **common),
-                        count,
-                        "seen",
-                    )
+        # each method its own random stream (init, dropout), from (seed, method) alone,
+        # so its result does not depend on which methods ran before it
+        with method_rng(run.seed, method):
+            start = time.process_time()
+            new: list[dict[str, Any]] = []
+            if method in ("hyperlora", "hyperlora-desc"):
+                by_description = method == "hyperlora-desc"
+                hyper = (
+                    HyperLoRA(base, tokenizer=tokenizer, rank=o["rank"])
+                    if by_description
+                    else HyperLoRA(base, num_tasks=len(seen), rank=o["rank"])
                 )
-            if by_description:
-                for task in held:
+                if by_description:
+
+                    def condition(t: int, rng: np.random.Generator) -> Any:
+                        return seen[t].descriptions[int(rng.integers(len(seen[t].descriptions)))]
+                else:
+
+                    def condition(t: int, rng: np.random.Generator) -> Any:
+                        return t
+
+                hyper.train()
+                groups = hyper.parameter_groups(rates[method], output_lr_scale=scales[method])
+                train(hyper.encode, groups, seen, condition, method, 1, rates[method], method)
+                hyper.eval()
+                count = hyper.trainable_parameters()
+                for t, task in enumerate(seen):
+                    cond = task.description if by_description else t
                     new.append(
                         row(
                             method,
                             task,
-                            evaluate(hyper.encode, task=task, condition=task.description, **common),
+                            evaluate(hyper.encode, task=task, condition=cond, **common),
                             count,
-                            "held-out",
+                            "seen",
                         )
                     )
-                    others = [
-                        evaluate(hyper.encode, task=task, condition=s.description, **common)
-                        for s in seen
-                    ]
-                    best = int(np.argmax(others))
+                if by_description:
+                    for task in held:
+                        new.append(
+                            row(
+                                method,
+                                task,
+                                evaluate(
+                                    hyper.encode, task=task, condition=task.description, **common
+                                ),
+                                count,
+                                "held-out",
+                            )
+                        )
+                        others = [
+                            evaluate(hyper.encode, task=task, condition=s.description, **common)
+                            for s in seen
+                        ]
+                        best = int(np.argmax(others))
+                        new.append(
+                            row(
+                                f"{method} (best other task)",
+                                task,
+                                others[best],
+                                count,
+                                "held-out",
+                                adapters_of=seen[best].name,
+                            )
+                        )
+                _save_merged(run, hyper, save_task, seen, held, by_description, tokenizer)
+            elif method == "lora-per-task":
+                total = len(seen) * _trainable(lora_model(base, rank=o["rank"]))
+                on_held: list[list[float]] = [[] for _ in held]
+                for t, task in enumerate(seen):
+                    lora = lora_model(base, rank=o["rank"]).train()
+                    encode = _lora_encoder(lora)
+                    params = [p for p in lora.parameters() if p.requires_grad]
+                    train(
+                        encode,
+                        params,
+                        [task],
+                        lambda t, rng: None,
+                        f"lora {task.name}",
+                        2 + t,
+                        rates[method],
+                        method,
+                    )
+                    lora.eval()
+                    new.append(
+                        row(
+                            method,
+                            task,
+                            evaluate(encode, task=task, condition=None, **common),
+                            total,
+                            "seen",
+                        )
+                    )
+                    for k, other in enumerate(held):
+                        on_held[k].append(evaluate(encode, task=other, condition=None, **common))
+                for k, task in enumerate(held):
+                    best = int(np.argmax(on_held[k]))
                     new.append(
                         row(
                             f"{method} (best other task)",
                             task,
-                            others[best],
-                            count,
+                            on_held[k][best],
+                            total,
                             "held-out",
                             adapters_of=seen[best].name,
                         )
                     )
-            _save_merged(run, hyper, save_task, seen, held, by_description, tokenizer)
-        elif method == "lora-per-task":
-            total = len(seen) * _trainable(lora_model(base, rank=o["rank"]))
-            on_held: list[list[float]] = [[] for _ in held]
-            for t, task in enumerate(seen):
+            elif method == "lora-shared":
                 lora = lora_model(base, rank=o["rank"]).train()
                 encode = _lora_encoder(lora)
                 params = [p for p in lora.parameters() if p.requires_grad]
-                train(
-                    encode,
-                    params,
-                    [task],
-                    lambda t, rng: None,
-                    f"lora {task.name}",
-                    2 + t,
-                    rates[method],
-                    method,
-                )
+                train(encode, params, seen, lambda t, rng: None, method, 20, rates[method], method)
                 lora.eval()
-                new.append(
-                    row(
-                        method,
-                        task,
-                        evaluate(encode, task=task, condition=None, **common),
-                        total,
-                        "seen",
+                new += unconditioned_rows(method, encode, _trainable(lora))
+            elif method == "probe":
+                probes = []
+                for t, task in enumerate(seen):
+                    train_x = frozen_features(
+                        base, tokenizer, task.train_texts, max_length=o["max_length"]
                     )
-                )
-                for k, other in enumerate(held):
-                    on_held[k].append(evaluate(encode, task=other, condition=None, **common))
-            for k, task in enumerate(held):
-                best = int(np.argmax(on_held[k]))
-                new.append(
-                    row(
-                        f"{method} (best other task)",
-                        task,
-                        on_held[k][best],
-                        total,
-                        "held-out",
-                        adapters_of=seen[best].name,
+                    test_x = frozen_features(
+                        base, tokenizer, task.test_texts, max_length=o["max_length"]
                     )
-                )
-        elif method == "lora-shared":
-            lora = lora_model(base, rank=o["rank"]).train()
-            encode = _lora_encoder(lora)
-            params = [p for p in lora.parameters() if p.requires_grad]
-            train(encode, params, seen, lambda t, rng: None, method, 20, rates[method], method)
-            lora.eval()
-            new += unconditioned_rows(method, encode, _trainable(lora))
-        elif method == "probe":
-            probes = []
-            for t, task in enumerate(seen):
-                train_x = frozen_features(
-                    base, tokenizer, task.train_texts, max_length=o["max_length"]
-                )
-                test_x = frozen_features(
-                    base, tokenizer, task.test_texts, max_length=o["max_length"]
-                )
-                probe = train_probe(train_x, task.train_labels, len(task.labels), seed=run.seed + t)
-                probes.append(
-                    (
-                        task,
-                        (probe(test_x).argmax(-1) == torch.tensor(task.test_labels))
-                        .float()
-                        .mean()
-                        .item(),
-                        _trainable(probe),
+                    probe = train_probe(
+                        train_x, task.train_labels, len(task.labels), seed=run.seed + t
                     )
-                )
-            total = sum(p for _, _, p in probes)
-            new += [row(method, task, acc, total, "seen") for task, acc, _ in probes]
-        elif method == "zero-shot":
-            new += unconditioned_rows(method, _lora_encoder(base), 0)
-        else:
-            raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
-        seconds[method] = time.process_time() - start
+                    probes.append(
+                        (
+                            task,
+                            (probe(test_x).argmax(-1) == torch.tensor(task.test_labels))
+                            .float()
+                            .mean()
+                            .item(),
+                            _trainable(probe),
+                        )
+                    )
+                total = sum(p for _, _, p in probes)
+                new += [row(method, task, acc, total, "seen") for task, acc, _ in probes]
+            elif method == "zero-shot":
+                new += unconditioned_rows(method, _lora_encoder(base), 0)
+            else:
+                raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+            seconds[method] = time.process_time() - start
         done[method] = {"rows": new, "cpu_seconds": seconds[method]}
+        if method in last_losses:
+            done[method]["train_loss"] = float(np.mean(last_losses[method]))
         rows += new
         run.save_checkpoint(done)
     metrics = _metrics(run, rows, seconds, tasks, "validation" if o["validation"] else "test")
+    metrics["train_loss"] = {m: done[m]["train_loss"] for m in methods if "train_loss" in done[m]}
     metrics["lr"] = {m: rates[m] for m in methods if m in rates}
     metrics["steps"] = {m: steps[m] for m in methods if m in steps}
     metrics["output_lr_scale"] = {m: scales[m] for m in methods if m in scales}

@@ -10,7 +10,9 @@ exception (a trained head on frozen features; see :func:`train_probe`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -21,7 +23,16 @@ from ..datasets import TextTask
 from ..runner import average_gradients, shard
 from ._descriptions import mean_pool
 
-__all__ = ["SCALE", "Encoder", "evaluate", "frozen_features", "train_encoder", "train_probe"]
+__all__ = [
+    "SCALE",
+    "Encoder",
+    "evaluate",
+    "frozen_features",
+    "method_rng",
+    "method_seed",
+    "train_encoder",
+    "train_probe",
+]
 
 SCALE = 20.0
 """Cosine similarities are multiplied by this before the softmax (sentence-transformers'
@@ -29,6 +40,44 @@ default for contrastive fine-tuning)."""
 
 Encoder = Callable[[dict[str, Tensor], Any], Tensor]
 Progress = Callable[[Iterable[int]], Iterable[int]]
+
+
+def method_seed(seed: int, method: str) -> int:
+    """A seed derived from ``(seed, method)`` alone (stable across runs and platforms).
+
+    Example:
+        >>> method_seed(0, "hyperlora") == method_seed(0, "hyperlora")
+        True
+        >>> method_seed(0, "hyperlora") != method_seed(0, "lora-shared")
+        True
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a str, got {type(method).__name__}")
+    digest = hashlib.sha256(f"{seed}/{method}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+@contextmanager
+def method_rng(seed: int, method: str) -> Iterator[None]:
+    """Run a block with torch's CPU random stream seeded by :func:`method_seed` and
+    restored afterwards, so what the block draws (initialisation, dropout) depends on
+    ``(seed, method)`` only, not on what ran before it, and nothing outside changes.
+
+    Example:
+        >>> with method_rng(0, "probe"):
+        ...     a = torch.rand(2)
+        >>> _ = torch.rand(5)                     # other draws in between
+        >>> with method_rng(0, "probe"):
+        ...     b = torch.rand(2)
+        >>> torch.equal(a, b)
+        True
+    """
+    seeded = method_seed(seed, method)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seeded)
+        yield
 
 
 def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str, Tensor]:
