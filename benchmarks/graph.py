@@ -7,12 +7,23 @@ digits, seed 0; seeds 1 and 2 were never looked at while choosing.
 
     python benchmarks/graph.py --benchmark digits [--seeds 0 1 2] [--steps 3000]
     python benchmarks/graph.py --benchmark mnist --seeds 0 1 2 --name graph_mnist \
-        [--steps 3000] [--held-out 6] [--scratch-steps 300]
+        [--steps 3000] [--held-out 6] [--scratch-steps 3000]
+
+The from-scratch references (trained until validation accuracy stops improving, capped at
+``--scratch-steps``) do not depend on the GHN: ``--references-only`` trains them alone,
+``--references FILE`` reuses them, and ``--rescore RESULTS --references FILE`` puts them
+into an earlier results file (same seeds and architectures) without training anything:
+
+    python benchmarks/graph.py --benchmark mnist --seeds 0 1 2 --references-only \
+        --name graph_mnist_references
+    python benchmarks/graph.py --benchmark mnist --rescore benchmarks/results/graph_mnist3000.json \
+        --references benchmarks/results/graph_mnist_references.json --name graph_mnist3000_converged
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import statistics
 from concurrent.futures import ProcessPoolExecutor
@@ -20,7 +31,8 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 
 from common import parser, save, setup, table
-from hypernetworks.graph import BENCHMARKS
+from hypernetworks.graph import BENCHMARKS, reference_rows
+from hypernetworks.graph._benchmarks import _summary
 
 SPLITS = ("held_out_mlp", "held_out_cnn", "out_of_distribution")
 KEYS = (
@@ -33,6 +45,8 @@ KEYS = (
     "random_100",
     "beats_random_at_10",
     "beats_random_at_100",
+    "trained_steps",
+    "trained_capped",
 )
 
 
@@ -41,8 +55,15 @@ def _pm(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {std:.3f}"
 
 
+def _references(path: str | None, seed: int) -> list[dict] | None:
+    if path is None:
+        return None
+    with open(path) as f:
+        return json.load(f)["references"].get(str(seed))
+
+
 def _one(job: tuple) -> dict:
-    name, seed, steps, scratch_steps, held, pool, decoder, threads = job
+    name, seed, steps, scratch_steps, held, pool, decoder, threads, references, options = job
     torch.set_num_threads(threads)
     metrics, _ = BENCHMARKS[name](
         seed=seed,
@@ -51,6 +72,8 @@ def _one(job: tuple) -> dict:
         held_out_count=held,
         architectures=pool,
         decoder=decoder,
+        references=_references(references, seed),
+        ghn_options=options,
     )
     print(
         f"seed {seed}: GHN trained in {metrics['ghn_fit_seconds']:.0f} s "
@@ -72,8 +95,36 @@ def main() -> None:
     p.add_argument("--decoder", default="lowrank")
     p.add_argument("--name", default="graph", help="results file name (default graph)")
     p.add_argument("--jobs", type=int, default=1, help="seeds run in parallel processes")
+    p.add_argument(
+        "--references",
+        default=None,
+        help="a file written by --references-only: reuse its from-scratch references",
+    )
+    p.add_argument(
+        "--references-only",
+        action="store_true",
+        help="only train the from-scratch references (they do not depend on the GHN)",
+    )
+    p.add_argument(
+        "--ghn",
+        type=json.loads,
+        default=None,
+        help="GraphHyperNetwork options, JSON: '{\"dim\": 96}'",
+    )
+    p.add_argument(
+        "--rescore",
+        default=None,
+        help="an earlier results file: replace its trained accuracies by those of "
+        "--references (same architectures and seeds) and summarise again, without training",
+    )
     args = p.parse_args()
     info = setup(args)
+    if args.references_only:
+        _only_references(args, info)
+        return
+    if args.rescore:
+        _rescore(args, info)
+        return
     jobs = [
         (
             args.benchmark,
@@ -84,6 +135,8 @@ def main() -> None:
             args.architectures,
             args.decoder,
             args.threads,
+            args.references,
+            args.ghn,
         )
         for seed in args.seeds
     ]
@@ -98,6 +151,63 @@ def main() -> None:
             _report(runs, args, info)
 
 
+def _rescore(args: argparse.Namespace, info: dict) -> None:
+    """Rows of ``--rescore`` with the trained accuracies of ``--references``."""
+    if args.references is None:
+        raise SystemExit("--rescore needs --references")
+    with open(args.rescore) as f:
+        old = json.load(f)
+    runs = []
+    for run in (r for r in old["runs"] if r["seed"] in args.seeds):
+        refs = _references(args.references, run["seed"]) or []
+        by_name = {r["architecture"]: r for r in refs}
+        rows = []
+        for i, row in enumerate(run["results"]):
+            ref = by_name.get(row["architecture"])
+            if ref is None or ref["seed"] != run["seed"] * 1000 + i:
+                raise SystemExit(
+                    f"no reference for seed {run['seed']} {row['architecture']} in "
+                    f"{args.references}"
+                )
+            row = {k: v for k, v in row.items() if not k.startswith("trained")}
+            row.update({k: v for k, v in ref.items() if k.startswith("trained")})
+            row["zero_shot_ratio"] = row["zero_shot_accuracy"] / max(row["trained_accuracy"], 1e-12)
+            rows.append(row)
+        means = _summary(rows)
+        for key in ("prediction_seconds_mean", "prediction_cpu_seconds_mean"):
+            means[key] = run["means"][key]
+        sizes = {**run["sizes"], "scratch_steps": refs[0]["max_steps"]}
+        runs.append(
+            {**run, "sizes": sizes, "results": rows, "means": means, "rescored_from": args.rescore}
+        )
+    _report(runs, args, info)
+
+
+def _only_references(args: argparse.Namespace, info: dict) -> None:
+    """Train the references seed after seed, rewriting the file after each one."""
+    torch.set_num_threads(args.threads)
+    done: dict[str, list] = {}
+    for seed in args.seeds:
+        done[str(seed)] = reference_rows(
+            args.benchmark,
+            seed=seed,
+            architectures=args.architectures,
+            held_out_count=args.held_out,
+            scratch_steps=args.scratch_steps,
+        )
+        for row in done[str(seed)]:
+            print(
+                f"seed {seed} {row['architecture']}: {row['trained_accuracy']:.3f} at step "
+                f"{row['trained_steps']} (stopped at {row['trained_stopped_at']}"
+                f"{', capped' if row['trained_capped'] else ''})",
+                flush=True,
+            )
+        path = save(
+            args.out, args.name, {"info": info, "benchmark": args.benchmark, "references": done}
+        )
+        print(f"wrote {path} (seeds {list(done)})", flush=True)
+
+
 def _report(runs: list[dict], args: argparse.Namespace, info: dict) -> None:
     """Print the per-split table over ``runs`` and write the results file."""
     rows = []
@@ -108,10 +218,10 @@ def _report(runs: list[dict], args: argparse.Namespace, info: dict) -> None:
                 {
                     "split": split,
                     "n": present[0]["count"],
-                    **{k: _pm([m[k] for m in present]) for k in KEYS},
+                    **{k: _pm([m[k] for m in present]) for k in KEYS if k in present[0]},
                 }
             )
-    columns = [("split", "split", ""), ("n", "n", "")] + [(k, k, "") for k in KEYS]
+    columns = [("split", "split", ""), ("n", "n", "")] + [(k, k, "") for k in KEYS if k in rows[0]]
     print(table(rows, columns))
     held = [r["means"]["held_out"] for r in runs]
     summary = {

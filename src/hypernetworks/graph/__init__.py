@@ -23,12 +23,14 @@ Example:
 from ._benchmarks import BENCHMARKS as BENCHMARKS
 from ._benchmarks import evaluate_architecture as evaluate_architecture
 from ._benchmarks import graph_benchmark as graph_benchmark
+from ._benchmarks import reference_rows as reference_rows
 from ._calibrate import calibrate_batchnorm as calibrate_batchnorm
 from ._decoders import LowRankDecoder as LowRankDecoder
 from ._decoders import TilingDecoder as TilingDecoder
 from ._encode import Encoded as Encoded
 from ._encode import encode as encode
 from ._ghn import GraphHyperNetwork as GraphHyperNetwork
+from ._reference import train_reference as train_reference
 from ._space import ArchitectureSpace as ArchitectureSpace
 from ._space import CNNSpec as CNNSpec
 from ._space import MLPSpec as MLPSpec
@@ -59,5 +61,7 @@ __all__ = [
     "graph_benchmark",
     "held_out",
     "out_of_distribution",
+    "reference_rows",
     "trace",
+    "train_reference",
 ]

@@ -6,7 +6,9 @@ Protocol (both data sets): a seeded train/test split; the GHN trains on the trai
 only; every accuracy is on the test images. BatchNorm statistics are recomputed from 1,000
 training images before every evaluation (predicted or randomly initialised networks have
 none). Fine-tuning and training from scratch use Adam (lr 1e-3, batch 128) for both
-starts; the random start's run continues to ``scratch_steps`` to give the trained accuracy.
+starts. The trained accuracy comes from a separate run from the random start's
+initialisation, trained until its validation accuracy (an eighth of the training images
+held out) stops improving, capped at ``scratch_steps`` (see :func:`train_reference`).
 """
 
 from __future__ import annotations
@@ -21,11 +23,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..datasets import load_digits, load_mnist
-from ._calibrate import calibrate_batchnorm
 from ._ghn import GraphHyperNetwork
+from ._reference import accuracy, train_reference
 from ._space import ArchitectureSpace, MLPSpec, Spec, held_out, out_of_distribution
 
-__all__ = ["BENCHMARKS", "CURVE_STEPS", "evaluate_architecture", "graph_benchmark"]
+__all__ = [
+    "BENCHMARKS",
+    "CURVE_STEPS",
+    "evaluate_architecture",
+    "graph_benchmark",
+    "reference_rows",
+]
 
 CURVE_STEPS = (0, 10, 30, 100)
 Data = tuple[Tensor, Tensor]
@@ -37,14 +45,14 @@ _SIZES: dict[str, dict[str, Any]] = {
         "steps": 3000,
         "architectures": 200,
         "held_out": 12,
-        "scratch_steps": 1000,
+        "scratch_steps": 3000,
     },
-    "mnist": {  # 3,000 steps as on digits: ~7 CPU-minutes of GHN training, ~5 of evaluation
+    "mnist": {  # 3,000 steps as on digits: ~7 CPU-minutes of GHN training
         "train": 4000,
         "steps": 3000,
         "architectures": 200,
         "held_out": 6,
-        "scratch_steps": 300,
+        "scratch_steps": 3000,
     },
 }
 
@@ -57,14 +65,7 @@ def _load(name: str, seed: int) -> tuple[Data, Data]:
 
 
 def _accuracy(model: nn.Module, train: Data, test: Data) -> float:
-    model = calibrate_batchnorm(model, train[0][:1000])
-    with torch.no_grad():
-        correct = sum(
-            int((model(x).argmax(1) == y).sum())
-            for x, y in zip(test[0].split(500), test[1].split(500), strict=True)
-        )
-    model.train()
-    return correct / len(test[0])
+    return accuracy(model, train[0][:1000], test)
 
 
 def _train(
@@ -91,9 +92,26 @@ def _train(
 
 
 def evaluate_architecture(
-    ghn: GraphHyperNetwork, spec: Spec, train: Data, test: Data, *, scratch_steps: int, seed: int
+    ghn: GraphHyperNetwork,
+    spec: Spec,
+    train: Data,
+    test: Data,
+    *,
+    scratch_steps: int,
+    seed: int,
+    reference: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One benchmark row: zero-shot, fine-tuning from both starts, trained from scratch.
+
+    Args:
+        ghn: the trained graph hypernetwork.
+        spec: the architecture (a factory).
+        train / test: the data.
+        scratch_steps: the cap of the from-scratch reference (early stopping on validation
+            accuracy, see :func:`train_reference`).
+        seed: the initialisation and batch order of this row.
+        reference: a row of :func:`reference_rows` for this architecture and seed, reused
+            instead of training the reference again.
 
     Example:
         >>> from hypernetworks.graph import GraphHyperNetwork, MLPSpec
@@ -111,38 +129,32 @@ def evaluate_architecture(
         ghn.apply(predicted)
         seconds = time.perf_counter() - start
         cpu_seconds = time.process_time() - cpu
-        from_prediction = _train(
-            predicted,
-            train,
-            test,
-            max(CURVE_STEPS),
-            torch.Generator().manual_seed(seed),
-            CURVE_STEPS,
-        )
-        record = (*CURVE_STEPS, scratch_steps)
-        from_random = _train(
-            random_start,
-            train,
-            test,
-            max(scratch_steps, *CURVE_STEPS),
-            torch.Generator().manual_seed(seed),
-            record,
-        )
-    trained = from_random[scratch_steps]
+        curves = {}
+        for name, model in (("predicted", predicted), ("random", random_start)):
+            gen = torch.Generator().manual_seed(seed)
+            curves[name] = _train(model, train, test, max(CURVE_STEPS), gen, CURVE_STEPS)
+    if reference is None:
+        reference = _reference(spec, train, test, scratch_steps, seed)
+    trained = reference["trained_accuracy"]
     return {
         "architecture": spec.name,
         "kind": _kind(spec),
         "parameters": sum(p.numel() for p in random_start.parameters()),
-        "zero_shot_accuracy": from_prediction[0],
-        "trained_accuracy": trained,
-        "zero_shot_ratio": from_prediction[0] / max(trained, 1e-12),
-        "finetune": {
-            "predicted": {str(s): from_prediction[s] for s in CURVE_STEPS},
-            "random": {str(s): from_random[s] for s in CURVE_STEPS},
-        },
+        "zero_shot_accuracy": curves["predicted"][0],
+        **{k: v for k, v in reference.items() if k.startswith("trained")},
+        "zero_shot_ratio": curves["predicted"][0] / max(trained, 1e-12),
+        "finetune": {k: {str(s): c[s] for s in CURVE_STEPS} for k, c in curves.items()},
         "prediction_seconds": seconds,
         "prediction_cpu_seconds": cpu_seconds,
     }
+
+
+def _reference(spec: Spec, train: Data, test: Data, max_steps: int, seed: int) -> dict[str, Any]:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = spec()  # the random start's initialisation
+    row = train_reference(model, train, test, max_steps=max_steps, seed=seed)
+    return {"architecture": spec.name, "seed": seed, "max_steps": max_steps, **row}
 
 
 def _kind(spec: Spec) -> str:
@@ -173,6 +185,9 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         summary: dict[str, Any] = {"count": len(subset)}
         for key in ("zero_shot_accuracy", "trained_accuracy", "zero_shot_ratio"):
             summary[key] = _mean([r[key] for r in subset])
+        if all("trained_steps" in r for r in subset):  # the reference's convergence
+            summary["trained_steps"] = _mean([float(r["trained_steps"]) for r in subset])
+            summary["trained_capped"] = _mean([float(r["trained_capped"]) for r in subset])
         for start in ("predicted", "random"):
             for step in ("10", "100"):
                 summary[f"{start}_{step}"] = _mean([r["finetune"][start][step] for r in subset])
@@ -186,6 +201,68 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _sizes(name: str, **overrides: int | None) -> dict[str, Any]:
+    if name not in _SIZES:
+        raise ValueError(f"benchmark must be one of {sorted(_SIZES)}, got {name!r}")
+    size = dict(_SIZES[name])
+    size.update({k: v for k, v in overrides.items() if v is not None})
+    return size
+
+
+def _specs(
+    size: dict[str, Any], shape: tuple[int, ...], pool: list[Spec], seed: int, kinds: tuple
+) -> list[tuple[Spec, str]]:
+    """The evaluated architectures: held-out (two thirds MLPs) then out-of-distribution."""
+    classes = 10
+    n_cnn = size["held_out"] // 3 if "cnn" in kinds else 0
+    held: list[Spec] = []
+    if "mlp" in kinds:
+        mlps = ArchitectureSpace(shape, classes, kinds=("mlp",))
+        held += held_out(mlps, size["held_out"] - n_cnn, pool, seed=seed + 1000)
+    if n_cnn:
+        cnns = ArchitectureSpace(shape, classes, kinds=("cnn",))
+        held += held_out(cnns, n_cnn, pool, seed=seed + 2000)
+    ood = [s for s in out_of_distribution(shape, classes) if _kind(s) in kinds]
+    return [(s, "held_out") for s in held] + [(s, "out_of_distribution") for s in ood]
+
+
+def _setup(
+    name: str, seed: int, size: dict[str, Any], kinds: tuple[str, ...]
+) -> tuple[Data, Data, list[Spec], list[tuple[Spec, str]]]:
+    train, test = _load(name, seed)
+    shape = tuple(train[0].shape[1:])
+    pool = ArchitectureSpace(shape, 10, kinds=kinds).sample(size["architectures"], seed=seed)
+    return train, test, pool, _specs(size, shape, pool, seed, kinds)
+
+
+def reference_rows(
+    name: str,
+    *,
+    seed: int = 0,
+    architectures: int | None = None,
+    held_out_count: int | None = None,
+    scratch_steps: int | None = None,
+    kinds: tuple[str, ...] = ("mlp", "cnn"),
+    progress: Callable[..., Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The from-scratch references of a benchmark's evaluated architectures, alone.
+
+    They do not depend on the GHN, so they can be trained once and passed to
+    :func:`graph_benchmark` (``references=``) by runs that vary the GHN. Same arguments as
+    :func:`graph_benchmark`; each row holds ``architecture``, ``seed``, ``max_steps`` and
+    the ``trained_*`` fields of :func:`train_reference`.
+    """
+    size = _sizes(
+        name, architectures=architectures, held_out=held_out_count, scratch_steps=scratch_steps
+    )
+    train, test, _, specs = _setup(name, seed, size, kinds)
+    wrap = progress or (lambda it, **_: it)
+    return [
+        _reference(spec, train, test, size["scratch_steps"], seed * 1000 + i)
+        for i, (spec, _) in enumerate(wrap(specs, total=len(specs), desc="references"))
+    ]
+
+
 def graph_benchmark(
     name: str,
     *,
@@ -197,41 +274,41 @@ def graph_benchmark(
     decoder: str = "lowrank",
     kinds: tuple[str, ...] = ("mlp", "cnn"),
     progress: Callable[..., Any] | None = None,
+    references: list[dict[str, Any]] | None = None,
+    ghn_options: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], GraphHyperNetwork]:
     """Run the ``digits`` or ``mnist`` benchmark; returns ``(metrics, trained GHN)``.
 
     Args:
         name: ``"digits"`` or ``"mnist"``.
         seed: split, architecture sample, GHN initialisation and training.
-        steps / architectures / held_out_count / scratch_steps: sizes (defaults per data set,
-            chosen on seed 0).
+        steps / architectures / held_out_count: sizes (defaults per data set, chosen on
+            seed 0 of digits).
+        scratch_steps: the cap of the from-scratch reference, trained until its validation
+            accuracy stops improving (default 3,000).
         decoder: ``"lowrank"`` or ``"tiling"``.
         kinds: architecture families, ``("mlp", "cnn")`` or one of them (CNNs dominate the
             cost on MNIST).
         progress: wraps iterables (``run.progress``); None for no bars.
+        references: rows of :func:`reference_rows` (same benchmark, seed and sizes) to reuse;
+            an architecture without a matching row is trained here.
+        ghn_options: extra keyword arguments of :class:`GraphHyperNetwork`.
 
     Raises:
         ValueError: ``name`` is not a benchmark.
     """
-    if name not in _SIZES:
-        raise ValueError(f"benchmark must be one of {sorted(_SIZES)}, got {name!r}")
-    size = dict(_SIZES[name])
-    for key, value in (
-        ("steps", steps),
-        ("architectures", architectures),
-        ("held_out", held_out_count),
-        ("scratch_steps", scratch_steps),
-    ):
-        if value is not None:
-            size[key] = value
+    size = _sizes(
+        name,
+        steps=steps,
+        architectures=architectures,
+        held_out=held_out_count,
+        scratch_steps=scratch_steps,
+    )
     wrap = progress or (lambda it, **_: it)
-    train, test = _load(name, seed)
-    shape, classes = tuple(train[0].shape[1:]), 10
-    space = ArchitectureSpace(shape, classes, kinds=kinds)
-    pool = space.sample(size["architectures"], seed=seed)
+    train, test, pool, specs = _setup(name, seed, size, kinds)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        ghn = GraphHyperNetwork(decoder=decoder)
+        ghn = GraphHyperNetwork(decoder=decoder, **(ghn_options or {}))
     start, cpu = time.perf_counter(), time.process_time()
     ghn.fit(
         pool,
@@ -242,31 +319,24 @@ def graph_benchmark(
     )
     fit_seconds = time.perf_counter() - start
     fit_cpu_seconds = time.process_time() - cpu
-    n_cnn = size["held_out"] // 3 if "cnn" in kinds else 0
-    held = (
-        held_out(
-            ArchitectureSpace(shape, classes, kinds=("mlp",)),
-            size["held_out"] - n_cnn,
-            pool,
-            seed=seed + 1000,
-        )
-        if "mlp" in kinds
-        else []
-    )
-    if n_cnn:
-        cnns = ArchitectureSpace(shape, classes, kinds=("cnn",))
-        held += held_out(cnns, n_cnn, pool, seed=seed + 2000)
-    ood = [s for s in out_of_distribution(shape, classes) if _kind(s) in kinds]
-    specs = [(s, "held_out") for s in held] + [(s, "out_of_distribution") for s in ood]
+    known = {(r["architecture"], r["seed"], r["max_steps"]): r for r in references or []}
     rows, cpu = [], time.process_time()
     for i, (spec, split) in enumerate(wrap(specs, total=len(specs), desc="evaluate")):
+        row_seed = seed * 1000 + i
         row = evaluate_architecture(
-            ghn, spec, train, test, scratch_steps=size["scratch_steps"], seed=seed * 1000 + i
+            ghn,
+            spec,
+            train,
+            test,
+            scratch_steps=size["scratch_steps"],
+            seed=row_seed,
+            reference=known.get((spec.name, row_seed, size["scratch_steps"])),
         )
         rows.append({"split": split, **row})
     metrics = {
         "benchmark": name,
         "sizes": size,
+        "ghn_config": dict(ghn.config),
         "results": rows,
         "means": _summary(rows),
         "ghn_fit_seconds": fit_seconds,

@@ -38,6 +38,15 @@ def _scale(raw: Tensor, gain: Tensor, node: Node) -> Tensor:
     return raw + base
 
 
+def _kernel_features(offsets: Tensor, size: tuple[int, ...]) -> Tensor:
+    """``[K, 9]``: raw offsets / 3, offsets relative to the half-size ``u``, ``u²``, ``u₀u₁``,
+    log₂ of the kernel's two sizes (a 3×3 and a 5×5 kernel's corners then share ``u``)."""
+    half = offsets.new_tensor([max((s - 1) / 2, 1.0) for s in size])
+    u = offsets / half
+    logs = offsets.new_tensor([math.log2(s) / 3 for s in size]).expand(len(offsets), 2)
+    return torch.cat([offsets / 3, u, u * u, u[:, :1] * u[:, 1:], logs], 1)
+
+
 def _mlp(inputs: int, hidden: int, outputs: int, last_std: float | None = None) -> nn.Sequential:
     last = nn.Linear(hidden, outputs)
     if last_std is not None:
@@ -54,6 +63,9 @@ class LowRankDecoder(nn.Module):
         rank: rank ``r`` of every predicted weight.
         hidden: width of the row/column MLPs.
         table: learned index vectors; larger indices reuse them (``i mod table``).
+        rich_kernel: describe a kernel position by its offsets, its offsets relative to
+            the kernel's half-size, their squares and product, and the kernel size (9
+            features) rather than by the two raw offsets alone.
 
     Example:
         >>> import torch
@@ -65,16 +77,24 @@ class LowRankDecoder(nn.Module):
         [(8, 3, 5, 5), (8,)]
     """
 
-    def __init__(self, dim: int, *, rank: int = 16, hidden: int = 64, table: int = 1024) -> None:
+    def __init__(
+        self,
+        dim: int,
+        *,
+        rank: int = 16,
+        hidden: int = 64,
+        table: int = 1024,
+        rich_kernel: bool = False,
+    ) -> None:
         super().__init__()
-        self.rank, self.table = rank, table
+        self.rank, self.table, self.rich_kernel = rank, table, rich_kernel
         self.row_node, self.col_node, self.vec_node = (nn.Linear(dim, hidden) for _ in range(3))
         # one learned vector per unit index, shared by every layer and architecture: output
         # unit i of a layer and input column i of the next one get the same identity
         self.row_index, self.col_index, self.vec_index = (
             nn.Embedding(table, hidden) for _ in range(3)
         )
-        self.col_kernel = nn.Linear(2, hidden, bias=False)
+        self.col_kernel = nn.Linear(9 if rich_kernel else 2, hidden, bias=False)
         self.row_out = nn.Sequential(
             nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, rank)
         )
@@ -126,9 +146,14 @@ class LowRankDecoder(nn.Module):
                 )
                 pad = grid.new_zeros(grid.shape[0], max(2 - grid.shape[1], 0))
                 offsets = torch.cat([grid, pad], 1)[:, :2]
+                features = (
+                    _kernel_features(offsets, (tuple(k) + (1, 1))[:2])
+                    if self.rich_kernel
+                    else offsets / 3
+                )
                 col_node.append(torch.full((c * grid.shape[0],), m, device=dev))
                 col_idx.append(torch.arange(c, device=dev).repeat_interleave(grid.shape[0]))
-                col_kernel.append(offsets.repeat(c, 1) / 3)
+                col_kernel.append(features.repeat(c, 1))
             b = self.col_out(
                 self.col_node(hm)[torch.cat(col_node)]
                 + self._index(top, self.col_index)[torch.cat(col_idx)]

@@ -17,10 +17,12 @@ from torch import Tensor
 
 from ._trace import OPS, Graph
 
-__all__ = ["SHAPE_FEATURES", "Encoded", "encode"]
+__all__ = ["RESOLUTION_FEATURES", "SHAPE_FEATURES", "Encoded", "encode"]
 
 SHAPE_FEATURES = 13  # 4 log-dims, 4 present flags, log numel, log fan-in, depth x3
+RESOLUTION_FEATURES = 2  # pooling level (log2 of the downsampling), after a global pool
 _OP_INDEX = {op: i for i, op in enumerate(OPS)}
+_DOWNSAMPLE = ("maxpool", "avgpool")
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,8 @@ class Encoded:
 
     Attributes:
         ops: ``[N]`` operation ids (indices into ``OPS``).
-        shapes: ``[N, SHAPE_FEATURES]`` continuous shape and position features.
+        shapes: ``[N, SHAPE_FEATURES]`` continuous shape and position features (plus
+            ``RESOLUTION_FEATURES`` with ``resolution=True``).
         forward: ``[N, N]`` row-normalised weights of messages ``src → dst`` (row = dst).
         backward: ``[N, N]`` the same for messages against the edges.
     """
@@ -62,12 +65,33 @@ def _longest(n: int, edges: tuple[tuple[int, int], ...], reverse: bool) -> list[
     return depth
 
 
-def encode(graph: Graph, *, reach: int = 4) -> Encoded:
+def _resolution(graph: Graph) -> Tensor:
+    """``[N, 2]``: pooling level and a flag set after a global pool, along the longest path.
+
+    No node carries the spatial size of its activations; the number of 2× pools between
+    the input and a node stands for it (the level ``L`` means the input's size / ``2^L``).
+    """
+    n = len(graph.nodes)
+    level, pooled = [0] * n, [False] * n
+    for i, node in enumerate(graph.nodes):
+        level[i] += int(node.op in _DOWNSAMPLE)
+        pooled[i] = pooled[i] or node.op == "globalpool"
+        for s, d in graph.edges:  # src < dst: a node's sources are final when it is reached
+            if s == i:
+                level[d] = max(level[d], level[i])
+                pooled[d] = pooled[d] or pooled[i]
+    return torch.tensor([[lv / 3, float(p)] for lv, p in zip(level, pooled, strict=True)])
+
+
+def encode(graph: Graph, *, reach: int = 4, resolution: bool = False) -> Encoded:
     """Encode ``graph`` for message passing.
 
     Args:
         graph: from :func:`~hypernetworks.graph.trace`.
         reach: virtual edges join nodes up to this many steps apart (1 = graph edges only).
+        resolution: add ``RESOLUTION_FEATURES`` (pooling level, after a global pool) and
+            keep global pooling apart from 2× average pooling (otherwise both are
+            ``avgpool``).
 
     Returns:
         The :class:`Encoded` tensors.
@@ -105,5 +129,10 @@ def encode(graph: Graph, *, reach: int = 4) -> Encoded:
     def normalise(w: Tensor) -> Tensor:
         return w / w.sum(1, keepdim=True).clamp(min=1e-12)
 
-    ops = torch.tensor([_OP_INDEX[node.op] for node in graph.nodes], dtype=torch.long)
+    if resolution:
+        shapes = torch.cat([shapes, _resolution(graph)], 1)
+    names = [
+        "avgpool" if node.op == "globalpool" and not resolution else node.op for node in graph.nodes
+    ]
+    ops = torch.tensor([_OP_INDEX[op] for op in names], dtype=torch.long)
     return Encoded(ops, shapes, normalise(weight), normalise(weight.T.contiguous()))

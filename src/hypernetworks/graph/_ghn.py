@@ -26,12 +26,12 @@ from torch import Tensor, nn
 
 from ..runner import WeightedLoss, data_parallel, shard
 from ._decoders import DECODERS
-from ._encode import SHAPE_FEATURES, Encoded, encode
+from ._encode import RESOLUTION_FEATURES, SHAPE_FEATURES, Encoded, encode
 from ._trace import OPS, Graph, trace
 
 __all__ = ["FORMAT", "GraphHyperNetwork"]
 
-FORMAT = "hypernetworks.graph/1"
+FORMAT = "hypernetworks.graph/2"  # /2: the "globalpool" operation joined OPS
 Architectures = Sequence[nn.Module | Callable[[], nn.Module]] | Any
 
 
@@ -53,6 +53,10 @@ class GraphHyperNetwork(nn.Module):
         rank: rank of the low-rank decoder.
         hidden: width of the decoder MLPs.
         reach: virtual edges join nodes up to this many steps apart.
+        resolution: encode each node's pooling level (the spatial resolution, which no
+            node's shape carries) and tell global pooling from 2× average pooling.
+        rich_kernel: the low-rank decoder describes kernel positions by 9 features
+            (relative offsets, their squares, the kernel size) instead of 2 raw offsets.
 
     Example:
         >>> import torch
@@ -76,6 +80,8 @@ class GraphHyperNetwork(nn.Module):
         rank: int = 16,
         hidden: int = 64,
         reach: int = 4,
+        resolution: bool = False,
+        rich_kernel: bool = False,
     ) -> None:
         super().__init__()
         for value, name in (
@@ -95,30 +101,39 @@ class GraphHyperNetwork(nn.Module):
             "rank": rank,
             "hidden": hidden,
             "reach": reach,
+            "resolution": bool(resolution),
+            "rich_kernel": bool(rich_kernel),
         }
-        self.op_embedding = nn.Embedding(len(OPS), dim)
-        self.shape_encoder = nn.Sequential(
-            nn.Linear(SHAPE_FEATURES, dim), nn.GELU(), nn.Linear(dim, dim)
-        )
+        features = SHAPE_FEATURES + (RESOLUTION_FEATURES if resolution else 0)
+        # "globalpool", the last operation, joined OPS later: its row is drawn last (below),
+        # so that the other parameters start as they did before it (same seed, same runs)
+        self.op_embedding = nn.Embedding(len(OPS) - 1, dim)
+        self.shape_encoder = nn.Sequential(nn.Linear(features, dim), nn.GELU(), nn.Linear(dim, dim))
         self.forward_message = nn.Linear(dim, dim)
         self.backward_message = nn.Linear(dim, dim)
         self.forward_update = nn.GRUCell(dim, dim)
         self.backward_update = nn.GRUCell(dim, dim)
         self.norm = nn.LayerNorm(dim)
         self.decoder = (
-            DECODERS[decoder](dim, rank=rank, hidden=hidden)
+            DECODERS[decoder](dim, rank=rank, hidden=hidden, rich_kernel=rich_kernel)
             if decoder == "lowrank"
             else DECODERS[decoder](dim, hidden=hidden)
         )
         self.history_: list[float] = []
+        rows = torch.cat([self.op_embedding.weight.detach(), torch.randn(1, dim)])
+        self.op_embedding = nn.Embedding.from_pretrained(rows, freeze=False)
 
     # -- graph → node embeddings → tensors -------------------------------------------------
+    def _encode(self, graph: Graph) -> Encoded:
+        c = self.config
+        return encode(graph, reach=c["reach"], resolution=c.get("resolution", False))
+
     def _embed(self, encoded: list[Encoded]) -> Tensor:
         """``[G, N_max, dim]`` node embeddings for a batch of graphs (padding rows unused)."""
         dev = self.op_embedding.weight.device
         n = max(e.ops.shape[0] for e in encoded)
         ops = torch.zeros(len(encoded), n, dtype=torch.long, device=dev)
-        shapes = torch.zeros(len(encoded), n, SHAPE_FEATURES, device=dev)
+        shapes = torch.zeros(len(encoded), n, encoded[0].shapes.shape[1], device=dev)
         fwd = torch.zeros(len(encoded), n, n, device=dev)
         bwd = torch.zeros_like(fwd)
         for g, e in enumerate(encoded):
@@ -172,7 +187,7 @@ class GraphHyperNetwork(nn.Module):
         """
         graph = trace(model, example_input)
         with torch.no_grad():
-            predicted = self._predict([graph], [encode(graph, reach=self.config["reach"])])[0]
+            predicted = self._predict([graph], [self._encode(graph)])[0]
         return {name: predicted[name] for name, _ in model.named_parameters()}
 
     def apply(self, model: nn.Module, example_input: Any = None) -> nn.Module:  # type: ignore[override]
@@ -256,7 +271,7 @@ class GraphHyperNetwork(nn.Module):
         with torch.random.fork_rng(devices=[]):  # factories initialise with the global stream
             models = [m.to(dev).train() for m in _instantiate(architectures, pool_size, seed)]
         graphs = [trace(m, x[:2].to(dev)) for m in models]
-        encoded = [encode(g, reach=self.config["reach"]) for g in graphs]
+        encoded = [self._encode(g) for g in graphs]
         optimizer = torch.optim.AdamW(self.parameters(), lr=lr, weight_decay=weight_decay)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0)))

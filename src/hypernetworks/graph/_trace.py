@@ -53,6 +53,7 @@ OPS: tuple[str, ...] = (
     "cat",
     "mean",
     "identity",
+    "globalpool",
 )
 
 # module class -> layer family; a module with parameters outside this table is refused
@@ -79,6 +80,7 @@ _WORDS: tuple[tuple[str, str], ...] = (
     ("elu", "elu"),
     ("softmax", "softmax"),
     ("dropout", "dropout"),
+    ("adaptive", "globalpool"),
     ("max_pool", "maxpool"),
     ("maxpool", "maxpool"),
     ("avg_pool", "avgpool"),

@@ -46,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--scratch-steps",
         type=runner.positive_int,
         default=None,
-        help="steps of training from scratch for the trained accuracy (default 1000 on digits, "
-        "300 on mnist)",
+        help="cap on the steps of training from scratch for the trained accuracy, which stops "
+        "when validation accuracy stops improving (default 3000)",
     )
     parser.add_argument(
         "--kinds",
@@ -89,7 +89,7 @@ def _figure(rows: list[dict[str, Any]], split: str, title: str) -> Any:
         label = "from GHN prediction" if start == "predicted" else "from random init"
         ax.plot(CURVE_STEPS, mean, color=color, lw=2.2, marker="o", label=label)
     trained = sum(r["trained_accuracy"] for r in chosen) / len(chosen)
-    ax.axhline(trained, color="gray", ls="--", label="trained from scratch (mean)")
+    ax.axhline(trained, color="gray", ls="--", label="trained from scratch, converged (mean)")
     ax.set(
         xlabel="fine-tuning steps (Adam, lr 1e-3)", ylabel="test accuracy", title=title, ylim=(0, 1)
     )
