@@ -43,11 +43,15 @@ def test_completion_benchmarks_write_rows_and_figures(
     if benchmark != "superres":
         assert {r["context"] for r in rows} == {"10", "100", "50%"}
         assert {"cnp", "siren-scratch2", "hypernetwork+finetune1"} <= {r["method"] for r in rows}
+        assert set(metrics["completion_cpu_seconds"]) == set(metrics["completion_seconds"])
+        assert metrics["time_ratio_scratch_over_one_pass"] > 0
     else:
         expected = {"bicubic", "nearest", "cnp", "hypernetwork+finetune1", "siren-scratch1"}
         assert expected | {"siren-scratch2"} <= {r["method"] for r in rows}
         assert all({"psnr_input", "cpu_seconds"} <= set(r) for r in rows)
         assert metrics["config"]["finetune_lr"] == 1e-3  # superres: area-consistent fine-tuning
+    assert set(metrics["fit_cpu_seconds"]) == {"hypernetwork", "cnp"}
+    assert all(v > 0 for v in metrics["fit_cpu_seconds"].values())
     assert (tmp_path / figure).stat().st_size > 0
     assert "hypernetwork" in capsys.readouterr().out
 
@@ -78,3 +82,26 @@ def test_bad_flags_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["fields", "--steps", "0"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_encoder_and_steps_defaults_are_the_development_choices() -> None:
+    import argparse
+
+    from hypernetworks.fields.cli import add_arguments, config_from
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+
+    def config(*flags: str) -> dict:
+        return config_from(parser.parse_args(list(flags)))
+
+    # chosen on the development seed 0 (docs/benchmarks.md §10)
+    assert config("--benchmark", "mnist")["encoder"] == "attention"
+    assert config("--benchmark", "patches")["encoder"] == "deepsets"
+    assert config("--benchmark", "superres")["encoder"] == "deepsets"
+    assert {config("--benchmark", b)["steps"] for b in ("mnist", "superres")} == {6000}
+    assert config("--benchmark", "patches")["steps"] == 2000
+    assert config("--benchmark", "mnist", "--encoder", "deepsets")["encoder"] == "deepsets"
+    assert "encoder" not in config("--benchmark", "compress")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--encoder", "transformer"])

@@ -123,7 +123,7 @@ class FieldModel:
         targets = images.reshape(n, c, h * w).transpose(1, 2)
         low, high = math.log(self.min_context), math.log(h * w)
         self.losses_: list[float] = []
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
 
         def batch_loss(index: Tensor, mask: Tensor, query: Tensor) -> Tensor:
             prediction = self._predict(
@@ -153,6 +153,7 @@ class FieldModel:
             self.losses_.append(check_finite(float(loss.detach()), step=step))
         self.model_.eval()
         self.fit_seconds_ = time.perf_counter() - start
+        self.fit_cpu_seconds_ = time.process_time() - cpu_start
         return self
 
     # -- inference ----------------------------------------------------------------

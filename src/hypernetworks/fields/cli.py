@@ -17,7 +17,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--steps",
         type=runner.positive_int,
         default=None,
-        help="training steps of the hypernetwork and the CNP (default 2000; superres 6000)",
+        help="training steps of the hypernetwork and the CNP (default 6000; patches 2000)",
+    )
+    parser.add_argument(
+        "--encoder",
+        choices=("deepsets", "attention"),
+        default=None,
+        help="set encoder of the hypernetwork and the CNP (default: attention for mnist, "
+        "deepsets for patches and superres; chosen on the development seed 0)",
     )
     parser.add_argument("--batch-size", type=runner.positive_int, default=32)
     parser.add_argument("--lr", type=runner.positive_float, default=1e-3)
@@ -65,7 +72,10 @@ def config_from(args: argparse.Namespace) -> dict:
         "benchmark": args.benchmark,
         "steps": args.steps
         if args.steps is not None
-        else (6000 if args.benchmark == "superres" else 2000),
+        else (2000 if args.benchmark == "patches" else 6000),
+        "encoder": args.encoder
+        if args.encoder is not None
+        else ("attention" if args.benchmark == "mnist" else "deepsets"),
         "batch_size": args.batch_size,
         "lr": args.lr,
         "omega0": args.omega0,
