@@ -63,9 +63,27 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         "ci95": statistics.fmean(100 * r[benchmark]["ci95"] for r in runs),
                         "seeds": " ".join(str(r["seed"]) for r in runs),
                         "train_s": statistics.fmean(r["train_seconds"] for r in runs),
+                        **_paired(runs, benchmark),
                     }
                 )
     return summary
+
+
+def _paired(runs: list[dict[str, Any]], benchmark: str) -> dict[str, Any]:
+    """HyperShot's paired differences (points) against its controls: per seed and mean ± std."""
+    out: dict[str, Any] = {}
+    for prefix in ("", "views_"):
+        key = f"{prefix}difference"
+        if not all(key in r[benchmark].get("paired", {}) for r in runs):
+            continue
+        gaps = [100 * r[benchmark]["paired"][key] for r in runs]
+        out[f"paired_{prefix}mean"] = statistics.fmean(gaps)
+        out[f"paired_{prefix}std"] = statistics.stdev(gaps) if len(gaps) > 1 else 0.0
+        out[f"paired_{prefix}per_seed"] = [
+            (round(g, 2), round(100 * r[benchmark]["paired"][f"{prefix}ci95"], 2))
+            for g, r in zip(gaps, runs, strict=True)
+        ]
+    return out
 
 
 def main() -> None:
@@ -76,10 +94,17 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=1, help="parallel processes (1 thread each)")
     p.add_argument("--steps", type=int, default=DEFAULTS["steps"])
     p.add_argument("--test-episodes", type=int, default=DEFAULTS["test_episodes"])
+    p.add_argument("--views", type=int, default=DEFAULTS["views"], help="HyperShot test-time")
+    p.add_argument("--adapt-steps", type=int, default=DEFAULTS["adapt_steps"])
     p.add_argument("--name", default="fewshot", help="results file name (without .json)")
     args = p.parse_args()
     info = setup(args)
-    options = {"steps": args.steps, "test_episodes": args.test_episodes}
+    options = {
+        "steps": args.steps,
+        "test_episodes": args.test_episodes,
+        "views": args.views,
+        "adapt_steps": args.adapt_steps,
+    }
     todo = [(m, k, s) for m in args.methods for k in args.shots for s in args.seeds]
     rows: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:

@@ -20,6 +20,7 @@ Example:
     ['accuracy', 'ci95', 'test_seconds']
 """
 
+from ._adapt import affine_views as affine_views
 from ._backbone import ConvNet as ConvNet
 from ._baselines import MAML as MAML
 from ._baselines import Finetune as Finetune
@@ -56,6 +57,7 @@ __all__ = [
     "HyperShot",
     "ProtoNet",
     "SupportKernel",
+    "affine_views",
     "build",
     "evaluate",
     "experiment",

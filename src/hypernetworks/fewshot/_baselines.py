@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from ._adapt import count, view_features
 from ._backbone import ConvNet
 from ._episodes import Episode, stack_episodes
 from ._learner import FewShotLearner
@@ -47,6 +48,14 @@ class ProtoNet(FewShotLearner):
 
     Args:
         backbone: the feature extractor (default: :class:`ConvNet`).
+        views: at test time (:meth:`predict`), also average ``views`` random affine
+            views of every support image into its class mean (:func:`affine_views`;
+            0: off). The control for HyperShot's test-time adaptation: with the same
+            ``views`` and ``view_seed`` it has exactly HyperShot's class means.
+        view_seed: seeds the views' transforms (drawn afresh for every episode).
+
+    Raises:
+        ValueError: ``views`` is not an int >= 0.
 
     Example:
         >>> import torch
@@ -55,11 +64,27 @@ class ProtoNet(FewShotLearner):
         >>> episode = EpisodeSampler(x, y, ways=3, shots=2, queries=4).sample()
         >>> ProtoNet(ConvNet(channels=8)).predict(episode).shape
         torch.Size([12, 3])
+        >>> ProtoNet(ConvNet(channels=8), views=4).predict(episode).shape
+        torch.Size([12, 3])
     """
 
-    def __init__(self, backbone: nn.Module | None = None) -> None:
+    def __init__(
+        self, backbone: nn.Module | None = None, *, views: int = 0, view_seed: int = 0
+    ) -> None:
         super().__init__()
+        self.views, self.view_seed = count(views, "views"), int(view_seed)
         self.backbone = backbone if backbone is not None else ConvNet()
+
+    def predict(self, episode: Episode) -> Tensor:
+        """Query logits for one test episode (with ``views`` > 0: augmented class means)."""
+        if not self.views:
+            return super().predict(episode)
+        support, query, copies = view_features(
+            self.backbone, episode.support_x, episode.query_x, self.views, self.view_seed
+        )
+        grouped = torch.cat([support.unsqueeze(1), copies], 1)  # [N·K, 1 + views, d]
+        prototypes = grouped.unflatten(0, (episode.ways, episode.shots)).mean((1, 2))
+        return -torch.cdist(query, prototypes).pow(2)
 
     def episode_logits(self, episodes: list[Episode]) -> Tensor:
         support_x, _, query_x, _ = stack_episodes(episodes)

@@ -9,6 +9,7 @@ defaults. The test episodes depend only on the seed, so every method sees the sa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -41,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "lr": 1e-3,
     "kernel": "euclidean",
     "hidden": 256,
+    "views": 16,
+    "adapt_steps": 50,
+    "adapt_lr": 1e-3,
 }
 
 
@@ -69,8 +73,14 @@ def build(
     channels: int = 32,
     kernel: str = "euclidean",
     hidden: int = 256,
+    views: int = 0,
+    adapt_steps: int = 0,
+    adapt_lr: float = 1e-3,
 ) -> FewShotLearner:
     """A fresh method with a fresh :class:`ConvNet` backbone (same for every method).
+
+    ``views``, ``adapt_steps`` and ``adapt_lr`` are HyperShot's test-time adaptation
+    (see :class:`HyperShot`); the other methods ignore them.
 
     Raises:
         ValueError: an unknown method.
@@ -84,7 +94,16 @@ def build(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     backbone = ConvNet(channels=channels)
     if method == "hypershot":
-        return HyperShot(ways, shots, backbone, kernel=kernel, hidden=(hidden, hidden))
+        return HyperShot(
+            ways,
+            shots,
+            backbone,
+            kernel=kernel,
+            hidden=(hidden, hidden),
+            views=views,
+            adapt_steps=adapt_steps,
+            adapt_lr=adapt_lr,
+        )
     if method == "protonet":
         return ProtoNet(backbone)
     if method == "maml":
@@ -148,6 +167,9 @@ def experiment(
         channels=config["channels"],
         kernel=config["kernel"],
         hidden=config["hidden"],
+        views=config["views"],
+        adapt_steps=config["adapt_steps"],
+        adapt_lr=config["adapt_lr"],
     )
     if run.resumed is not None:
         learner.load_state_dict(run.resumed["model"])
@@ -171,16 +193,21 @@ def experiment(
     for index, name in enumerate(tests):
         test_x, test_y = test_data(name, seed=run.seed, images_per_class=per_class)
         test_sampler = EpisodeSampler(test_x, test_y, ways, shots, config["test_queries"])
-        scores = evaluate(
-            learner,
-            test_sampler,
-            episodes=config["test_episodes"],
-            generator=run.generator(100 + index),
-            progress=lambda episodes, n=name: run.progress(episodes, desc=f"test {n}"),
-        )
-        if isinstance(learner, HyperShot):  # ablation: its prototype rule alone, same episodes
-            scores["paired"] = _paired_ablation(
-                learner, test_sampler, scores, config["test_episodes"], run.generator(100 + index)
+        if isinstance(learner, HyperShot):  # with its controls on the same episodes
+            scores = _evaluate_paired(
+                learner,
+                test_sampler,
+                config["test_episodes"],
+                run.generator(100 + index),
+                progress=lambda episodes, n=name: run.progress(episodes, desc=f"test {n}"),
+            )
+        else:
+            scores = evaluate(
+                learner,
+                test_sampler,
+                episodes=config["test_episodes"],
+                generator=run.generator(100 + index),
+                progress=lambda episodes, n=name: run.progress(episodes, desc=f"test {n}"),
             )
         result[name] = scores
         if figure is not None and index == 0:
@@ -190,23 +217,48 @@ def experiment(
     return result
 
 
-def _paired_ablation(
+def _evaluate_paired(
     learner: HyperShot,
     sampler: EpisodeSampler,
-    scores: Mapping[str, Any],
     episodes: int,
     generator: torch.Generator,
-) -> dict[str, float]:
-    """HyperShot without its generated classifier (ProtoNet on its backbone), same episodes.
+    progress: Callable[..., Any],
+) -> dict[str, Any]:
+    """HyperShot on test episodes, with its controls paired on the same episodes and features.
 
-    With ``detach=True`` that backbone trained exactly as ProtoNet's would, so
-    ``difference`` is what the generated classifier adds, with a paired 95 % interval.
+    ``paired`` holds the plain prototype rule on HyperShot's backbone (with
+    ``detach=True`` that backbone trained exactly as ProtoNet's would, so
+    ``difference`` is HyperShot minus ProtoNet, with a paired 95 % interval) and, with
+    test-time views, ``views_*``: the prototype rule with the same augmented support
+    images in its class means (HyperShot's own means), so ``views_difference`` is what
+    the adapted generated classifier adds beyond the augmentation.
     """
-    alone = evaluate(ProtoNet(learner.backbone), sampler, episodes=episodes, generator=generator)
-    pairs = zip(scores["episode_accuracies"], alone["episode_accuracies"], strict=True)
-    gaps = [a - b for a, b in pairs]
-    difference, half = mean_ci95(gaps)
-    return {"prototype_accuracy": alone["accuracy"], "difference": difference, "ci95": half}
+    learner.eval()
+    start = time.perf_counter()
+    hits: dict[str, list[float]] = {"hypershot": [], "prototypes": [], "prototypes_with_views": []}
+    for _ in progress(range(episodes)):
+        episode = sampler.sample(generator)
+        for key, logits in learner.predict_with_controls(episode).items():
+            hits[key].append(float((logits.argmax(-1) == episode.query_y).float().mean()))
+    seconds = time.perf_counter() - start
+    mean, half = mean_ci95(hits["hypershot"])
+    paired: dict[str, float] = {}
+    controls = [("", "prototypes")]
+    if learner.views:
+        controls.append(("views_", "prototypes_with_views"))
+    for prefix, key in controls:
+        pairs = zip(hits["hypershot"], hits[key], strict=True)
+        difference, gap_half = mean_ci95([a - b for a, b in pairs])
+        paired[f"{prefix}prototype_accuracy"] = mean_ci95(hits[key])[0]
+        paired[f"{prefix}difference"] = difference
+        paired[f"{prefix}ci95"] = gap_half
+    return {
+        "accuracy": mean,
+        "ci95": half,
+        "episode_accuracies": hits["hypershot"],
+        "test_seconds": seconds,
+        "paired": paired,
+    }
 
 
 def _benchmark(test: str) -> Callable[..., dict[str, Any]]:

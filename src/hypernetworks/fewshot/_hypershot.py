@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 import hypernetworks as hn
 
+from ._adapt import adapt, count, view_features
 from ._backbone import ConvNet
 from ._episodes import Episode, stack_episodes
 from ._learner import FewShotLearner
@@ -57,6 +58,12 @@ def kernel_matrix(a: Tensor, b: Tensor, kernel: str) -> Tensor:
         squared = (a * a).sum(-1, keepdim=True) + (b * b).sum(-1).unsqueeze(-2)
         return -(squared - 2 * a @ b.transpose(-1, -2)).clamp_min(0.0)
     raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
+
+
+def _positive_float(value: object, name: str) -> float:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not float(value) > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
 
 
 class SupportKernel(hn.Conditioner):
@@ -123,9 +130,20 @@ class HyperShot(FewShotLearner):
         detach: train the backbone on the prototype rule's loss alone and the
             hypernetwork (and ``τ``) on detached embeddings (the loss is the sum of both
             cross-entropies); False: one cross-entropy of the summed logits trains all.
+        views: test-time adaptation (0: off). :meth:`predict` draws ``views``
+            random affine views of every support image (:func:`affine_views`); they
+            join the class means, and as pseudo-queries with known labels
+            ``adapt_steps`` Adam steps (``adapt_lr``) fit the episode's generated
+            classifier and ``τ`` to them. The backbone and the hypernetwork are not
+            changed; training is not affected.
+        adapt_steps: Adam steps of the adaptation (0: the views only join the means).
+        adapt_lr: its learning rate.
+        view_seed: seeds the views' transforms, drawn afresh for every episode, so
+            :meth:`predict` is deterministic.
 
     Raises:
-        ValueError: bad ``ways``/``shots``/``kernel``; at run time, episodes of another shape.
+        ValueError: bad ``ways``/``shots``/``kernel``/``views``/``adapt_steps``/
+            ``adapt_lr``; at run time, episodes of another shape.
         TypeError: ``detach`` is not a bool.
 
     Example:
@@ -150,10 +168,19 @@ class HyperShot(FewShotLearner):
         kernel: str = "euclidean",
         hidden: tuple[int, ...] = (256, 256),
         detach: bool = True,
+        views: int = 0,
+        adapt_steps: int = 0,
+        adapt_lr: float = 1e-3,
+        view_seed: int = 0,
     ) -> None:
         super().__init__()
         if not isinstance(detach, bool):
             raise TypeError(f"detach must be a bool, got {type(detach).__name__}")
+        self.views, self.adapt_steps = count(views, "views"), count(adapt_steps, "adapt_steps")
+        if self.adapt_steps and not self.views:
+            raise ValueError(f"adapt_steps={adapt_steps} needs views >= 1, got views={views}")
+        self.adapt_lr = _positive_float(adapt_lr, "adapt_lr")
+        self.view_seed = int(view_seed)
         conditioner = SupportKernel(ways, shots, kernel)
         self.ways, self.shots, self.kernel = conditioner.ways, conditioner.shots, kernel
         self.detach = detach
@@ -212,6 +239,73 @@ class HyperShot(FewShotLearner):
             loss = F.cross_entropy(logits.flatten(0, 1), labels)
         accuracy = (logits.flatten(0, 1).argmax(-1) == labels).float().mean().detach()
         return loss, accuracy
+
+    def predict(self, episode: Episode) -> Tensor:
+        """Query logits for one test episode; with ``views`` > 0, after test-time adaptation.
+
+        Example:
+            >>> import torch
+            >>> from hypernetworks.fewshot import ConvNet, EpisodeSampler, HyperShot
+            >>> x, y = torch.rand(40, 1, 28, 28), torch.arange(4).repeat_interleave(10)
+            >>> episode = EpisodeSampler(x, y, ways=2, shots=1, queries=3).sample()
+            >>> model = HyperShot(2, 1, ConvNet(channels=8), views=4, adapt_steps=3)
+            >>> torch.equal(model.predict(episode), model.predict(episode))  # deterministic
+            True
+        """
+        if not self.views:
+            return super().predict(episode)
+        return self.predict_with_controls(episode)["hypershot"]
+
+    def predict_with_controls(self, episode: Episode) -> dict[str, Tensor]:
+        """Query logits of HyperShot and of its two prototype-rule controls, in one pass.
+
+        Returns:
+            ``{"hypershot", "prototypes", "prototypes_with_views"}``: :meth:`predict`'s
+            logits; ProtoNet's (the plain class means); and ProtoNet's with the
+            augmented support views in the class means (HyperShot's own means, without
+            the generated classifier). The three share one backbone pass, so they are
+            scored on exactly the same features.
+
+        Example:
+            >>> import torch
+            >>> from hypernetworks.fewshot import ConvNet, EpisodeSampler, HyperShot
+            >>> x, y = torch.rand(40, 1, 28, 28), torch.arange(4).repeat_interleave(10)
+            >>> episode = EpisodeSampler(x, y, ways=2, shots=1, queries=3).sample()
+            >>> model = HyperShot(2, 1, ConvNet(channels=8), views=2, adapt_steps=2)
+            >>> sorted(model.predict_with_controls(episode))
+            ['hypershot', 'prototypes', 'prototypes_with_views']
+        """
+        self._check(episode)
+        views = max(self.views, 1)
+        support, query, copies = view_features(
+            self.backbone, episode.support_x, episode.query_x, views, self.view_seed
+        )
+        if not self.views:
+            copies = copies[:, :0]
+        grouped = torch.cat([support.unsqueeze(1), copies], 1)  # [N·K, 1 + views, d]
+        prototypes = grouped.unflatten(0, (self.ways, self.shots)).mean((1, 2))
+        classifier = self.classifier.materialize(support)
+        log_temperature = self.log_temperature.detach().clone()
+        if self.adapt_steps:
+            pseudo = copies.flatten(0, 1)  # grouped by support example
+            adapt(
+                classifier,
+                log_temperature.requires_grad_(True),
+                -torch.cdist(pseudo, prototypes).pow(2),
+                kernel_matrix(pseudo, support, self.kernel),
+                episode.support_y.repeat_interleave(self.views),
+                steps=self.adapt_steps,
+                lr=self.adapt_lr,
+            )
+        with torch.no_grad():
+            base = -torch.cdist(query, prototypes).pow(2)
+            generated = classifier(kernel_matrix(query, support, self.kernel))
+            plain = support.unflatten(0, (self.ways, self.shots)).mean(1)
+            return {
+                "hypershot": log_temperature.exp() * base + generated,
+                "prototypes": -torch.cdist(query, plain).pow(2),
+                "prototypes_with_views": base,
+            }
 
     def generate(self, episode: Episode) -> nn.Linear:
         """The classifier generated for ``episode``'s support set, as a standalone ``nn.Linear``.

@@ -63,6 +63,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULTS["hidden"],
         help="hypershot: width of the hypernetwork's two hidden layers",
     )
+    parser.add_argument(
+        "--views",
+        type=runner.nonnegative_int,
+        default=DEFAULTS["views"],
+        help="hypershot, test time: affine views of each support image (0: no adaptation)",
+    )
+    parser.add_argument(
+        "--adapt-steps",
+        type=runner.nonnegative_int,
+        default=DEFAULTS["adapt_steps"],
+        help="hypershot, test time: Adam steps fitting the generated classifier to the views",
+    )
+    parser.add_argument("--adapt-lr", type=runner.positive_float, default=DEFAULTS["adapt_lr"])
 
 
 def main(args: argparse.Namespace) -> int:
