@@ -105,3 +105,13 @@ def test_encoder_and_steps_defaults_are_the_development_choices() -> None:
     assert "encoder" not in config("--benchmark", "compress")
     with pytest.raises(SystemExit):
         parser.parse_args(["--encoder", "transformer"])
+
+
+def test_side_by_side_training_gives_the_results_of_one_after_the_other(tmp_path: Path) -> None:
+    # by default the CNP trains in a second process while the hypernetwork trains here
+    flags = ["fields", "--benchmark", "mnist", *TINY, "--steps", "6"]
+    assert main([*flags, "--out", str(tmp_path / "two")]) == 0
+    assert main([*flags, "--sequential", "--out", str(tmp_path / "one")]) == 0
+    two, one = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("two", "one"))
+    assert two["results"] == one["results"]
+    assert all(v > 0 for v in two["fit_cpu_seconds"].values())

@@ -15,9 +15,11 @@ JSON-ready dict whose ``results`` rows are ``{"method", "context", "mse", "psnr"
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -25,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..datasets import load_mnist, natural_image_crops
-from ..runner import Run
+from ..runner import Run, world
 from ._cnp import CNP, SirenFit
 from ._codes import psnr
 from ._context import random_masks
@@ -35,6 +37,37 @@ from ._plots import completion_grid, superres_grid
 __all__ = ["BENCHMARKS", "CONTEXTS", "completion", "mnist", "patches", "superres"]
 
 CONTEXTS: tuple[int | float, ...] = (10, 100, 0.5)
+
+_Model = TypeVar("_Model", FieldHyperNetwork, CNP)
+
+
+def _fit(model: _Model, images: Tensor) -> _Model:
+    return model.fit(images)
+
+
+def fit_both(
+    hypernet: FieldHyperNetwork, cnp: CNP, images: Tensor, *, side_by_side: bool = True
+) -> tuple[FieldHyperNetwork, CNP]:
+    """Fit the hypernetwork and the CNP baseline on ``images``: two independent trainings.
+
+    With ``side_by_side`` and outside ``torchrun`` the CNP trains in a second process (one
+    thread, no progress bar) while this process trains the hypernetwork, so the two use
+    two cores; each fit seeds itself, so the result is the same as one after the other
+    (a test checks it). Under ``torchrun`` the ranks already share the cores: one after
+    the other, each data-parallel.
+    """
+    if not side_by_side or world()[1] > 1:
+        return hypernet.fit(images), cnp.fit(images)
+    shown, cnp.progress = cnp.progress, False
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        1, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)
+    ) as pool:
+        future = pool.submit(_fit, cnp, images)
+        hypernet.fit(images)
+        fitted = future.result()
+    fitted.progress = shown
+    return hypernet, fitted
 
 
 def _label(context: int | float) -> str:
@@ -69,6 +102,7 @@ def completion(
     name: str,
     finetune_lr: float = 1e-4,
     encoder: str = "attention",
+    side_by_side: bool = True,
 ) -> dict[str, Any]:
     """Fit the hypernetwork and the CNP on ``train``, complete ``test`` at every context size."""
     channels, height, width = test.shape[1:]
@@ -78,10 +112,12 @@ def completion(
         "lr": lr,
         "progress": run.show_progress,
     }
-    hypernet = FieldHyperNetwork(
-        channels, omega0=omega0, encoder=encoder, seed=run.seed, **common
-    ).fit(train)
-    cnp = CNP(channels, encoder=encoder, seed=run.seed, **common).fit(train)
+    hypernet, cnp = fit_both(
+        FieldHyperNetwork(channels, omega0=omega0, encoder=encoder, seed=run.seed, **common),
+        CNP(channels, encoder=encoder, seed=run.seed, **common),
+        train,
+        side_by_side=side_by_side,
+    )
     scratch = SirenFit(channels, steps=scratch_steps, omega0=omega0, seed=run.seed)
     methods: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
         "hypernetwork": hypernet.complete,
@@ -137,6 +173,7 @@ def mnist(
     finetune_lr: float = 1e-4,
     scratch_steps: int = 100,
     encoder: str = "attention",
+    side_by_side: bool = True,
     **_: Any,
 ) -> dict[str, Any]:
     """MNIST-5k (28×28): train on ``train_images``, complete ``test_images`` others."""
@@ -155,6 +192,7 @@ def mnist(
         scratch_steps=scratch_steps,
         name="mnist",
         encoder=encoder,
+        side_by_side=side_by_side,
     )
 
 
@@ -171,6 +209,7 @@ def patches(
     finetune_lr: float = 1e-4,
     scratch_steps: int = 100,
     encoder: str = "deepsets",
+    side_by_side: bool = True,
     **_: Any,
 ) -> dict[str, Any]:
     """32×32 colour crops: training crops and test crops come from different photographs."""
@@ -189,6 +228,7 @@ def patches(
         scratch_steps=scratch_steps,
         name="patches",
         encoder=encoder,
+        side_by_side=side_by_side,
     )
 
 
@@ -220,6 +260,7 @@ def superres(
     finetune_lr: float = 1e-3,
     scratch_steps: int = 100,
     encoder: str = "deepsets",
+    side_by_side: bool = True,
     **_: Any,
 ) -> dict[str, Any]:
     """Train on 14×14 (2×2 averages of MNIST), render 28×28, score against the real 28×28.
@@ -239,9 +280,12 @@ def superres(
         "lr": lr,
         "progress": run.show_progress,
     }
-    hypernet = FieldHyperNetwork(1, omega0=omega0, encoder=encoder, seed=run.seed, **common)
-    hypernet.fit(small_train)
-    cnp = CNP(1, encoder=encoder, seed=run.seed, **common).fit(small_train)
+    hypernet, cnp = fit_both(
+        FieldHyperNetwork(1, omega0=omega0, encoder=encoder, seed=run.seed, **common),
+        CNP(1, encoder=encoder, seed=run.seed, **common),
+        small_train,
+        side_by_side=side_by_side,
+    )
     full = torch.ones(14, 14, dtype=torch.bool)
     size = (28, 28)
 

@@ -64,6 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bits", type=runner.positive_int, default=8, help="compress: bits per D'OH code number"
     )
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="train the hypernetwork and the CNP one after the other in this process "
+        "(default: side by side, the CNP in a second process; the results are the same)",
+    )
 
 
 def config_from(args: argparse.Namespace) -> dict:
@@ -104,7 +110,7 @@ def main(args: argparse.Namespace) -> int:
     config = config_from(args)
     with runner.Run.from_args("fields", args, config) as run:
         options = {k: v for k, v in config.items() if k != "benchmark"}
-        metrics = BENCHMARKS[args.benchmark](run, **options)
+        metrics = BENCHMARKS[args.benchmark](run, **options, side_by_side=not args.sequential)
         if args.benchmark == "compress":
             columns = [
                 ("method", "method", ""),
