@@ -81,23 +81,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--dropout",
-        type=_probability,
+        type=runner.probability,
         default=DEFAULTS["dropout"],
         help="dropout probability of the base model in training (default: the model's own, "
         "0.1 for MiniLM)",
     )
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a probability in [0, 1), got {text!r}"
-        ) from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
-    return value
 
 
 def main(args: argparse.Namespace) -> int:

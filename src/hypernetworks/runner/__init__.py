@@ -36,6 +36,7 @@ from ._run import add_common_arguments as add_common_arguments
 from ._run import nonnegative_int as nonnegative_int
 from ._run import positive_float as positive_float
 from ._run import positive_int as positive_int
+from ._run import probability as probability
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -58,6 +59,7 @@ __all__ = [
     "format_table",
     "nonnegative_int",
     "positive_float",
+    "probability",
     "positive_int",
     "progress",
     "shard",

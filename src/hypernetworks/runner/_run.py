@@ -66,6 +66,19 @@ def positive_float(text: str) -> float:
     return value
 
 
+def probability(text: str) -> float:
+    """argparse type: a number in [0, 1) (a dropout rate; ``1`` and ``-0.1`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a probability in [0, 1), got {text!r}"
+        ) from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
+    return value
+
+
 def add_common_arguments(parser: argparse.ArgumentParser, *, seed: int = 0) -> None:
     """Add the flags every recipe shares: ``--seed --out --resume --no-progress --threads
     --device`` (see docs/recipes.md)."""

@@ -47,6 +47,15 @@ from ._method import Method, check_task, member_nll
 __all__ = ["NoiseHypernet"]
 
 
+def nearest_neighbour_entropy(samples: Tensor, dimension: int) -> Tensor:
+    """Kozachenko–Leonenko entropy estimate (up to a constant) of the rows of ``samples``
+    ``[K, D]``: ``dimension`` times the mean log distance of each row to its nearest other."""
+    distances = torch.cdist(samples, samples) + torch.diag(
+        torch.full((samples.shape[0],), math.inf, dtype=samples.dtype)
+    )
+    return dimension * distances.min(dim=1).values.clamp_min(1e-12).log().mean()
+
+
 class NoiseHypernet(Method):
     """A noise-conditioned hypernetwork with a variational (entropy + prior) objective.
 
@@ -209,11 +218,7 @@ class NoiseHypernet(Method):
         """KL(q ‖ p) estimated from the weight sets of the draws ``z`` (up to a constant)."""
         weights = self.model.generate(z)
         flat = torch.cat([w.reshape(z.shape[0], -1) for w in weights.values()], dim=1)
-        distances = torch.cdist(flat, flat) + torch.diag(
-            torch.full((z.shape[0],), math.inf, dtype=flat.dtype)
-        )
-        nearest = distances.min(dim=1).values.clamp_min(1e-12)
-        entropy = self.dimension * nearest.log().mean()
+        entropy = nearest_neighbour_entropy(flat, self.dimension)
         log_prior = -0.5 * (flat**2).sum(1).mean() / self.prior_std**2
         return -entropy - log_prior
 
@@ -223,10 +228,7 @@ class NoiseHypernet(Method):
         if self.task == "regression":
             out = out[..., 0]
         flat = out.reshape(z.shape[0], -1)
-        distances = torch.cdist(flat, flat) + torch.diag(
-            torch.full((z.shape[0],), math.inf, dtype=flat.dtype)
-        )
-        return flat.shape[1] * distances.min(dim=1).values.clamp_min(1e-12).log().mean()
+        return nearest_neighbour_entropy(flat, flat.shape[1])
 
     def fit(self, x: Tensor, y: Tensor, **options: Any) -> NoiseHypernet:
         """:meth:`Method.fit`, recording the box of the inputs ``x`` for the measurement
