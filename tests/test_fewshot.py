@@ -85,7 +85,7 @@ def test_bad_episode_requests_get_clear_errors() -> None:
         EpisodeSampler(x, y, ways=2, shots=0, queries=1)
     with pytest.raises(ValueError, match="ways must be at least 2, got 1"):
         EpisodeSampler(x, y, ways=1, shots=1, queries=1)
-    with pytest.raises(TypeError, match="shots must be an int, got float"):
+    with pytest.raises(TypeError, match=r"shots must be an int, got 1.0 \(float\)"):
         EpisodeSampler(x, y, ways=2, shots=1.0, queries=1)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="y must be a 1-D integer tensor"):
         EpisodeSampler(x, y.float(), ways=2, shots=1, queries=1)
@@ -95,6 +95,14 @@ def test_bad_episode_requests_get_clear_errors() -> None:
         HyperShot(5, 1, kernel="rbf")
     with pytest.raises(ValueError, match="shots must be a positive int, got 0"):
         SupportKernel(5, 0)
+    with pytest.raises(ValueError, match="channels must be a positive int, got 0"):
+        ConvNet(channels=0)
+    with pytest.raises(TypeError, match=r"blocks must be a positive int, got 2.0 \(float\)"):
+        ConvNet(blocks=2.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="inner_lr must be a positive number, got 0"):
+        MAML(3, ConvNet(channels=4), inner_lr=0)
+    with pytest.raises(TypeError, match=r"inner_lr must be a positive number, got '0.1' \(str\)"):
+        MAML(3, ConvNet(channels=4), inner_lr="0.1")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least one value"):
         mean_ci95([])
 

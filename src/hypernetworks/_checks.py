@@ -26,6 +26,25 @@ def check_positive_int(value: object, name: str) -> int:
     return int(value)
 
 
+def check_int(value: object, name: str, minimum: int) -> int:
+    """Return ``value`` if it is an int ≥ ``minimum`` (bools refused): a TypeError for
+    another type, a ValueError below ``minimum``."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {describe(value)}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def check_positive_number(value: object, name: str) -> float:
+    """Return ``value`` as a float if it is a real number > 0 (bools refused)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a positive number, got {describe(value)}")
+    if not float(value) > 0:  # also refuses nan
+        raise ValueError(f"{name} must be a positive number, got {value}")
+    return float(value)
+
+
 def check_hidden(hidden: object) -> tuple[int, ...]:
     """Validate the widths of a hypernetwork body: a tuple/list of positive ints (may be empty)."""
     if not isinstance(hidden, (tuple, list)):

@@ -11,20 +11,13 @@ in its class means is the control that separates the augmentation from the adapt
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["adapt", "affine_views", "count", "view_features"]
+from .._checks import check_positive_int
 
-
-def count(value: object, name: str) -> int:
-    """``value`` as an int >= 0, else a ValueError naming ``name``."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or int(value) < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-    return int(value)
+__all__ = ["adapt", "affine_views", "view_features"]
 
 
 def affine_views(
@@ -64,9 +57,7 @@ def affine_views(
         raise TypeError(f"images must be a floating-point tensor, got {type(images).__name__}")
     if images.dim() != 4:
         raise ValueError(f"images must be [n, C, H, W], got shape {tuple(images.shape)}")
-    if not isinstance(views, numbers.Integral) or isinstance(views, bool) or views < 1:
-        raise ValueError(f"views must be a positive int, got {views!r}")
-    copies = images.repeat_interleave(int(views), 0)
+    copies = images.repeat_interleave(check_positive_int(views, "views"), 0)
     count = copies.shape[0]
 
     def uniform(half: float, centre: float = 0.0) -> Tensor:

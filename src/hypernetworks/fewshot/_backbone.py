@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numbers
-
 from torch import Tensor, nn
+
+from .._checks import check_positive_int
 
 __all__ = ["ConvNet"]
 
@@ -31,10 +31,9 @@ class ConvNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, channels: int = 32, blocks: int = 4) -> None:
         super().__init__()
-        sizes = (("in_channels", in_channels), ("channels", channels), ("blocks", blocks))
-        for name, value in sizes:
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int(in_channels, "in_channels")
+        check_positive_int(channels, "channels")
+        check_positive_int(blocks, "blocks")
         layers: list[nn.Module] = []
         width = in_channels
         for _ in range(blocks):

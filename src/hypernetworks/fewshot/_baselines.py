@@ -13,25 +13,18 @@
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from ._adapt import count, view_features
+from .._checks import check_int, check_positive_int, check_positive_number
+from ._adapt import view_features
 from ._backbone import ConvNet
 from ._episodes import Episode, stack_episodes
 from ._learner import FewShotLearner
 
 __all__ = ["MAML", "Finetune", "ProtoNet"]
-
-
-def _positive(value: object, name: str, kind: type = int) -> None:
-    number = numbers.Integral if kind is int else numbers.Real
-    if not isinstance(value, number) or isinstance(value, bool) or not float(value) > 0:
-        raise ValueError(f"{name} must be a positive {kind.__name__}, got {value!r}")
 
 
 def _feature_size(backbone: nn.Module) -> int:
@@ -72,7 +65,7 @@ class ProtoNet(FewShotLearner):
         self, backbone: nn.Module | None = None, *, views: int = 0, view_seed: int = 0
     ) -> None:
         super().__init__()
-        self.views, self.view_seed = count(views, "views"), int(view_seed)
+        self.views, self.view_seed = check_int(views, "views", 0), int(view_seed)
         self.backbone = backbone if backbone is not None else ConvNet()
 
     def predict(self, episode: Episode) -> Tensor:
@@ -127,10 +120,10 @@ class MAML(FewShotLearner):
         inner_lr: float = 0.1,
     ) -> None:
         super().__init__()
-        _positive(ways, "ways")
-        _positive(inner_steps, "inner_steps")
-        _positive(test_steps, "test_steps")
-        _positive(inner_lr, "inner_lr", float)
+        check_positive_int(ways, "ways")
+        check_positive_int(inner_steps, "inner_steps")
+        check_positive_int(test_steps, "test_steps")
+        check_positive_number(inner_lr, "inner_lr")
         backbone = backbone if backbone is not None else ConvNet()
         head = nn.Linear(_feature_size(backbone), int(ways))
         nn.init.zeros_(head.weight)
@@ -203,9 +196,9 @@ class Finetune(FewShotLearner):
         scale: float = 10.0,
     ) -> None:
         super().__init__()
-        _positive(num_classes, "num_classes")
-        _positive(steps, "steps")
-        _positive(lr, "lr", float)
+        check_positive_int(num_classes, "num_classes")
+        check_positive_int(steps, "steps")
+        check_positive_number(lr, "lr")
         self.backbone = backbone if backbone is not None else ConvNet()
         self.pretrain_head = nn.Linear(_feature_size(self.backbone), int(num_classes))
         self.steps, self.lr, self.scale = steps, float(lr), float(scale)

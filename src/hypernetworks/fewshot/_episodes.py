@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from .._checks import check_int
 
 __all__ = ["Episode", "EpisodeSampler", "mean_ci95", "stack_episodes"]
 
@@ -48,14 +49,6 @@ class Episode:
     def shots(self) -> int:
         """Support examples per class."""
         return int(self.support_y.numel()) // self.ways
-
-
-def _check_count(value: object, name: str, minimum: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
 
 
 class EpisodeSampler:
@@ -99,9 +92,9 @@ class EpisodeSampler:
             raise ValueError(
                 f"x and y must have the same length, got {x.shape[0]} and {y.shape[0]}"
             )
-        self.ways = _check_count(ways, "ways", 2)
-        self.shots = _check_count(shots, "shots", 1)
-        self.queries = _check_count(queries, "queries", 1)
+        self.ways = check_int(ways, "ways", 2)
+        self.shots = check_int(shots, "shots", 1)
+        self.queries = check_int(queries, "queries", 1)
         need = self.shots + self.queries
         labels, counts = torch.unique(y, return_counts=True)
         usable = labels[counts >= need]

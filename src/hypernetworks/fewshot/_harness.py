@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._checks import check_int
 from ..runner import WeightedLoss, data_parallel, shard
 from ._episodes import EpisodeSampler, mean_ci95
 from ._learner import FewShotLearner
@@ -17,12 +18,6 @@ from ._learner import FewShotLearner
 __all__ = ["evaluate", "train"]
 
 Progress = Callable[..., Iterable[Any]]
-
-
-def _count(value: object, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 def train(
@@ -68,8 +63,8 @@ def train(
         >>> sorted(out)
         ['final_accuracy', 'final_loss', 'train_seconds']
     """
-    _count(steps, "steps")
-    _count(episodes_per_step, "episodes_per_step")
+    check_int(steps, "steps", 1)
+    check_int(episodes_per_step, "episodes_per_step", 1)
     learner.train()
     optimizer = torch.optim.Adam(learner.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -156,7 +151,7 @@ def evaluate(
         >>> 0.0 <= result["accuracy"] <= 1.0, len(result["episode_accuracies"])
         (True, 5)
     """
-    _count(episodes, "episodes")
+    check_int(episodes, "episodes", 1)
     learner.eval()
     start = time.perf_counter()
     scores: list[float] = []

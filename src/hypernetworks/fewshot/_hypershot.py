@@ -17,15 +17,14 @@ any difference between the two methods is what the generated classifier adds.
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 import hypernetworks as hn
 
-from ._adapt import adapt, count, view_features
+from .._checks import check_int, check_positive_int, check_positive_number
+from ._adapt import adapt, view_features
 from ._backbone import ConvNet
 from ._episodes import Episode, stack_episodes
 from ._learner import FewShotLearner
@@ -60,12 +59,6 @@ def kernel_matrix(a: Tensor, b: Tensor, kernel: str) -> Tensor:
     raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
 
 
-def _positive_float(value: object, name: str) -> float:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not float(value) > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
-
-
 class SupportKernel(hn.Conditioner):
     """Conditioner: support embeddings ``[N·K, d]`` (or ``[B, N·K, d]``) → their kernel matrix.
 
@@ -88,9 +81,8 @@ class SupportKernel(hn.Conditioner):
 
     def __init__(self, ways: int, shots: int, kernel: str = "cosine") -> None:
         super().__init__()
-        for name, value in (("ways", ways), ("shots", shots)):
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int(ways, "ways")
+        check_positive_int(shots, "shots")
         if kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
         self.ways, self.shots, self.kernel = int(ways), int(shots), kernel
@@ -176,10 +168,11 @@ class HyperShot(FewShotLearner):
         super().__init__()
         if not isinstance(detach, bool):
             raise TypeError(f"detach must be a bool, got {type(detach).__name__}")
-        self.views, self.adapt_steps = count(views, "views"), count(adapt_steps, "adapt_steps")
+        self.views = check_int(views, "views", 0)
+        self.adapt_steps = check_int(adapt_steps, "adapt_steps", 0)
         if self.adapt_steps and not self.views:
             raise ValueError(f"adapt_steps={adapt_steps} needs views >= 1, got views={views}")
-        self.adapt_lr = _positive_float(adapt_lr, "adapt_lr")
+        self.adapt_lr = check_positive_number(adapt_lr, "adapt_lr")
         self.view_seed = int(view_seed)
         conditioner = SupportKernel(ways, shots, kernel)
         self.ways, self.shots, self.kernel = conditioner.ways, conditioner.shots, kernel
