@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 import hypernetworks as hn
+from hypernetworks.runner import close_process_group
 
 
 def main(out: str, head: str) -> None:
@@ -34,7 +35,7 @@ def main(out: str, head: str) -> None:
         optimizer.step()
     flat = torch.cat([p.detach().flatten() for p in model.parameters()])
     torch.save(flat, f"{out}/rank{rank}.pt")
-    dist.destroy_process_group()
+    close_process_group()  # not destroy_process_group alone: see its docstring
 
 
 if __name__ == "__main__":

@@ -106,3 +106,20 @@ def test_sweep_fit_under_torchrun_takes_the_steps_of_one_process(tmp_path):
     first, second = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
     assert set(first["rows"]) == {32} and set(second["rows"]) == {16}  # batches were split
     torch.testing.assert_close(second["params"], first["params"], rtol=1e-4, atol=1e-5)
+
+
+def test_close_process_group_destroys_the_group_and_waits_for_gloo() -> None:
+    import time
+
+    import torch.distributed as dist
+
+    from hypernetworks import runner
+
+    if not dist.is_available():
+        pytest.skip("torch.distributed is not available")
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    start = time.monotonic()
+    runner.close_process_group()
+    assert not dist.is_initialized()
+    # the settling wait that keeps gloo's threads from aborting the interpreter's exit
+    assert time.monotonic() - start >= runner._distributed.GLOO_SETTLE_SECONDS

@@ -13,6 +13,7 @@ See docs/recipes.md for the contract. Example:
 from ._distributed import WeightedLoss as WeightedLoss
 from ._distributed import all_ranks_sum as all_ranks_sum
 from ._distributed import average_gradients as average_gradients
+from ._distributed import close_process_group as close_process_group
 from ._distributed import data_parallel as data_parallel
 from ._distributed import shard as shard
 from ._distributed import world as world
@@ -55,6 +56,7 @@ __all__ = [
     "average_gradients",
     "check_finite",
     "check_writable",
+    "close_process_group",
     "data_parallel",
     "format_table",
     "nonnegative_int",

@@ -25,6 +25,7 @@ Example (one process: nothing changes):
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable
 
 import torch
@@ -34,6 +35,7 @@ __all__ = [
     "WeightedLoss",
     "all_ranks_sum",
     "average_gradients",
+    "close_process_group",
     "data_parallel",
     "init_from_environment",
     "shard",
@@ -180,3 +182,26 @@ def init_from_environment(device: torch.device) -> bool:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return True
+
+
+# torch 2.13's gloo worker threads free each finished collective a moment after it
+# completes. A collective launched inside backward() (DDP's gradient all-reduce) holds a
+# Python object, the autograd engine's stashed context, and freeing it takes the GIL: if
+# the interpreter is finalizing by then, the thread aborts the process ("terminate called
+# without an active exception", SIGABRT, after all work is done; 1 run in ~30 on 2 busy
+# cores). Destroying the group does not join those threads, so we wait, without holding
+# the GIL, for them to finish first.
+GLOO_SETTLE_SECONDS = 0.5
+
+
+def close_process_group() -> None:
+    """Destroy the default process group, then give gloo's worker threads time to free
+    their last collectives while the interpreter is still alive (see
+    ``GLOO_SETTLE_SECONDS``). Call it last in a script that opened the group itself;
+    :class:`~hypernetworks.runner.Run` calls it for the group it opened."""
+    import torch.distributed as dist
+
+    gloo = dist.get_backend() == "gloo"
+    dist.destroy_process_group()
+    if gloo:
+        time.sleep(GLOO_SETTLE_SECONDS)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from ._distributed import init_from_environment
+from ._distributed import close_process_group, init_from_environment
 from ._errors import CheckpointError, DeviceError
 from ._files import OutputLock, atomic_write, check_writable, write_json
 from ._report import check_finite, format_table, progress
@@ -290,9 +290,7 @@ class Run:
             self._quiet.__exit__(None, None, None)
             self._quiet = None
         if self._owns_group:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
+            close_process_group()
             self._owns_group = False
 
     # -- during the run -----------------------------------------------------------
