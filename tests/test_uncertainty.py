@@ -109,6 +109,37 @@ def test_function_entropy_makes_draws_disagree_away_from_the_data() -> None:
     assert spread[0.3][0] > 2 * spread[0.3][1]
 
 
+def test_measurement_points_fill_the_box_of_the_inputs_widened_by_the_margin() -> None:
+    x = torch.linspace(-2.0, 2.0, 32)[:, None]
+    y = torch.sin(x[:, 0])
+    seen: list[torch.Tensor] = []
+
+    class Recording(NoiseHypernet):
+        def function_entropy_estimate(self, z, points):  # type: ignore[no-untyped-def]
+            seen.append(points)
+            return super().function_entropy_estimate(z, points)
+
+    for margin in (0.0, 0.25):
+        seen.clear()
+        hyper = Recording(
+            mlp(1, (8,), 2),
+            noise_dim=2,
+            hidden=(),
+            num_data=32,
+            k=3,
+            task="regression",
+            per_example=False,
+            function_entropy=0.3,
+            measurement_points=50,
+            measurement_margin=margin,
+        )
+        hyper.fit(x, y, epochs=4, batch_size=8, lr=1e-3)
+        points = torch.cat(seen)
+        reach = 2.0 + 4.0 * margin  # the box [-2, 2] widened by margin · 4 on each side
+        assert points.min() >= -reach and points.max() <= reach
+        assert points.min() < -reach + 0.2 and points.max() > reach - 0.2  # and filled
+
+
 def test_warmup_scales_the_entropy_terms_during_the_first_steps() -> None:
     x, y = _blobs(32)
 
@@ -231,6 +262,11 @@ def test_hypernet_bad_input(trained: NoiseHypernet, call, error, match) -> None:
             lambda: NoiseHypernet(mlp(4, (8,), 3), measurement_points=0),
             ValueError,
             "measurement_points must be a positive int",
+        ),
+        (
+            lambda: NoiseHypernet(mlp(4, (8,), 3), measurement_margin=-0.1),
+            ValueError,
+            "measurement_margin must be a number >= 0, got -0.1",
         ),
         (lambda: NoiseHypernet("net"), TypeError, "target must be an nn.Module"),  # type: ignore[arg-type]
         (lambda: NoiseHypernet(mlp(4, (8,), 3), task="ranking"), ValueError, "task must be"),

@@ -16,9 +16,10 @@ draws apart; β (the KL weight, 1 = the exact ELBO) tempers it.
 Entropy in weight space does not make the draws *disagree* where there is no data: on the
 1-D gap problem, once the fit converges, the draws differ by 0.04 in the gap, against a
 noise of 0.1. ``function_entropy`` (γ) adds the same nearest-neighbour entropy estimate
-for the draws' *outputs* at M measurement points drawn uniformly from the bounding box of
-the training inputs at every step (the measurement set of function-space variational
-inference, Sun et al. 2019; the repulsion in function space of D'Angelo & Fortuin 2021):
+for the draws' *outputs* at M measurement points drawn uniformly at every step from the
+bounding box of the training inputs, optionally widened by a margin (the measurement
+set of function-space variational inference, Sun et al. 2019; the repulsion in function
+space of D'Angelo & Fortuin 2021):
 
     loss = E_z[NLL] + β/N · KL(q ‖ p) − γ/N · Ĥ[f(X_M)]
 
@@ -79,12 +80,16 @@ class NoiseHypernet(Method):
         function_entropy: γ, the weight of the entropy of the draws' outputs at random
             measurement points in the box of the training inputs (0: off).
         measurement_points: M, how many such points per step.
+        measurement_margin: how far the box of the measurement points reaches beyond the
+            training inputs' on each side, as a fraction of its width (per input dimension;
+            0: the box itself. 0.1 was tried on the regression benchmark and not adopted,
+            see docs/benchmarks.md §12).
         warmup: fraction of the training steps of :meth:`fit` over which the weights of
             both entropy terms (β and γ) rise linearly from 0 (KL annealing; 0: none).
 
     Raises:
         ValueError: ``k`` < 2 for training, ``kl_weight`` or ``function_entropy`` < 0,
-            ``prior_std`` ≤ 0, or any size < 1.
+            ``prior_std`` ≤ 0, ``measurement_margin`` < 0, or any size < 1.
         TypeError: ``target`` is not a module or ``per_example`` not a bool.
 
     Example:
@@ -116,6 +121,7 @@ class NoiseHypernet(Method):
         per_example: bool = True,
         function_entropy: float = 0.0,
         measurement_points: int = 20,
+        measurement_margin: float = 0.0,
         warmup: float = 0.0,
     ) -> None:
         super().__init__()
@@ -123,6 +129,15 @@ class NoiseHypernet(Method):
             raise ValueError(f"function_entropy must be a number >= 0, got {function_entropy!r}")
         self.function_entropy = float(function_entropy)
         self.measurement_points = check_positive_int(measurement_points, "measurement_points")
+        if not (
+            isinstance(measurement_margin, (int, float))
+            and not isinstance(measurement_margin, bool)
+            and measurement_margin >= 0
+        ):
+            raise ValueError(
+                f"measurement_margin must be a number >= 0, got {measurement_margin!r}"
+            )
+        self.measurement_margin = float(measurement_margin)
         self._measure = torch.Generator().manual_seed(seed + 7919)
         self._box: tuple[Tensor, Tensor] | None = None
         if not (isinstance(warmup, (int, float)) and 0 <= warmup <= 1):
@@ -265,6 +280,8 @@ class NoiseHypernet(Method):
             loss = loss + ramp * self.kl_weight * self.kl(z) / self.num_data
         if self.function_entropy > 0:
             low, high = self._box if self._box is not None else (x.amin(0), x.amax(0))
+            reach = self.measurement_margin * (high - low)
+            low, high = low - reach, high + reach
             u = torch.rand(self.measurement_points, *low.shape, generator=self._measure)
             points = low + (high - low) * u.to(low.dtype)
             entropy = self.function_entropy_estimate(self.sample(), points)
