@@ -26,7 +26,9 @@ import argparse
 import json
 import multiprocessing
 import statistics
+import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import torch
 
@@ -56,10 +58,29 @@ def _pm(values: list[float]) -> str:
 
 
 def _references(path: str | None, seed: int) -> list[dict] | None:
+    """Seed ``seed``'s references from a ``--references-only`` file, or from the rows of an
+    earlier results file (its trained accuracies, under that run's ``scratch_steps``)."""
     if path is None:
         return None
     with open(path) as f:
-        return json.load(f)["references"].get(str(seed))
+        data = json.load(f)
+    if "references" in data:
+        return data["references"].get(str(seed))
+    runs = data.get("runs", [])
+    seeds = [
+        r.get("seed", s) for r, s in zip(runs, data.get("seeds", [None] * len(runs)), strict=True)
+    ]
+    for run in (r for r, s in zip(runs, seeds, strict=True) if s == seed):
+        return [
+            {
+                "architecture": row["architecture"],
+                "seed": seed * 1000 + i,
+                "max_steps": run["sizes"]["scratch_steps"],
+                **{k: v for k, v in row.items() if k.startswith("trained")},
+            }
+            for i, row in enumerate(run["results"])
+        ]
+    return None
 
 
 def _one(job: tuple) -> dict:
@@ -92,13 +113,14 @@ def main() -> None:
     p.add_argument("--scratch-steps", type=int, default=None)
     p.add_argument("--held-out", type=int, default=None, help="held-out architectures")
     p.add_argument("--architectures", type=int, default=None, help="training pool size")
-    p.add_argument("--decoder", default="lowrank")
+    p.add_argument("--decoder", choices=["hybrid", "lowrank", "tiling"], default="lowrank")
     p.add_argument("--name", default="graph", help="results file name (default graph)")
     p.add_argument("--jobs", type=int, default=1, help="seeds run in parallel processes")
     p.add_argument(
         "--references",
         default=None,
-        help="a file written by --references-only: reuse its from-scratch references",
+        help="reuse from-scratch references: a file written by --references-only, or an "
+        "earlier results file (give its --scratch-steps too, so that the rows match)",
     )
     p.add_argument(
         "--references-only",
@@ -184,28 +206,67 @@ def _rescore(args: argparse.Namespace, info: dict) -> None:
 
 
 def _only_references(args: argparse.Namespace, info: dict) -> None:
-    """Train the references seed after seed, rewriting the file after each one."""
+    """Train the references seed after seed, resuming from ``--out/--name`` if it exists.
+
+    Finished seeds (``references``) are kept and skipped; rows of an unfinished seed
+    (``references_partial``) are reused. The file is rewritten after every row.
+    """
     torch.set_num_threads(args.threads)
-    done: dict[str, list] = {}
+    path = Path(args.out) / f"{args.name}.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    if old and old.get("benchmark") != args.benchmark:
+        raise SystemExit(
+            f"{path} holds {old.get('benchmark')!r} references, not {args.benchmark!r}"
+        )
+    done: dict[str, list] = old.get("references", {})
+    partial: dict[str, list] = old.get("references_partial", {})
+    cpu_per_seed = dict(old.get("info", {}).get("cpu_seconds_per_seed", {}))
+    commands = [c for c in [old.get("info", {}).get("command")] if c]
+    info = {**info, "command": " ; ".join([*commands, info["command"]])}
+
+    def write() -> Path:
+        payload = {
+            "info": {**info, "cpu_seconds_per_seed": cpu_per_seed},
+            "benchmark": args.benchmark,
+            "references": done,
+        }
+        if partial:
+            payload["references_partial"] = partial
+        return save(args.out, args.name, payload)
+
     for seed in args.seeds:
+        if str(seed) in done:
+            print(f"seed {seed}: references already complete in {path}, kept", flush=True)
+            continue
+        rows: list[dict] = []
+        known = partial.get(str(seed), [])
+        start = time.process_time()
+
+        def keep(row: dict, seed: int = seed, rows: list = rows, known: list = known) -> None:
+            rows.append(row)
+            print(
+                f"seed {seed} {row['architecture']}: {row['trained_accuracy']:.3f} at step "
+                f"{row['trained_steps']} (stopped at {row['trained_stopped_at']}"
+                f"{', capped' if row['trained_capped'] else ''})"
+                f"{' [reused]' if row in known else ''}",
+                flush=True,
+            )
+            partial[str(seed)] = list(rows)
+            write()
+
         done[str(seed)] = reference_rows(
             args.benchmark,
             seed=seed,
             architectures=args.architectures,
             held_out_count=args.held_out,
             scratch_steps=args.scratch_steps,
+            known=known,
+            on_row=keep,
         )
-        for row in done[str(seed)]:
-            print(
-                f"seed {seed} {row['architecture']}: {row['trained_accuracy']:.3f} at step "
-                f"{row['trained_steps']} (stopped at {row['trained_stopped_at']}"
-                f"{', capped' if row['trained_capped'] else ''})",
-                flush=True,
-            )
-        path = save(
-            args.out, args.name, {"info": info, "benchmark": args.benchmark, "references": done}
-        )
-        print(f"wrote {path} (seeds {list(done)})", flush=True)
+        spent = time.process_time() - start
+        cpu_per_seed[str(seed)] = cpu_per_seed.get(str(seed), 0.0) + spent
+        partial.pop(str(seed), None)
+        print(f"wrote {write()} (complete seeds {sorted(done)})", flush=True)
 
 
 def _report(runs: list[dict], args: argparse.Namespace, info: dict) -> None:

@@ -181,7 +181,7 @@ def test_encoding_is_continuous_and_normalised():
     assert torch.isclose(small.forward[3, 2], 2 * small.forward[3, 1])
 
 
-@pytest.mark.parametrize("decoder", ["lowrank", "tiling"])
+@pytest.mark.parametrize("decoder", ["lowrank", "tiling", "hybrid"])
 def test_every_parameter_gets_a_tensor_of_its_shape(decoder):
     ghn = GraphHyperNetwork(dim=16, decoder=decoder)
     models = [

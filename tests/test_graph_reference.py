@@ -117,3 +117,18 @@ def test_ghn_with_cnn_encodings_trains_and_reloads(tmp_path):
     model = spec()
     a, b = ghn.predict(model), loaded.predict(model)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_reference_rows_resume_from_known_rows():
+    from hypernetworks.graph import reference_rows
+
+    kwargs = dict(architectures=4, held_out_count=3, scratch_steps=20, kinds=("mlp",))
+    full = reference_rows("digits", seed=0, **kwargs)
+    assert [r["seed"] for r in full] == list(range(len(full)))
+    assert all(r["max_steps"] == 20 for r in full)
+    marked = [{**r, "trained_accuracy": -1.0} for r in full[:2]]  # "already trained" rows
+    stale = {**full[2], "max_steps": 10}  # another cap: not reused
+    seen = []
+    resumed = reference_rows("digits", seed=0, known=[*marked, stale], on_row=seen.append, **kwargs)
+    assert resumed[:2] == marked and resumed[2:] == full[2:]
+    assert seen == resumed

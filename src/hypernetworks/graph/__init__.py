@@ -25,6 +25,7 @@ from ._benchmarks import evaluate_architecture as evaluate_architecture
 from ._benchmarks import graph_benchmark as graph_benchmark
 from ._benchmarks import reference_rows as reference_rows
 from ._calibrate import calibrate_batchnorm as calibrate_batchnorm
+from ._decoders import HybridDecoder as HybridDecoder
 from ._decoders import LowRankDecoder as LowRankDecoder
 from ._decoders import TilingDecoder as TilingDecoder
 from ._encode import Encoded as Encoded
@@ -50,6 +51,7 @@ __all__ = [
     "Encoded",
     "Graph",
     "GraphHyperNetwork",
+    "HybridDecoder",
     "LowRankDecoder",
     "MLPSpec",
     "Node",

@@ -244,6 +244,8 @@ def reference_rows(
     scratch_steps: int | None = None,
     kinds: tuple[str, ...] = ("mlp", "cnn"),
     progress: Callable[..., Any] | None = None,
+    known: list[dict[str, Any]] | None = None,
+    on_row: Callable[[dict[str, Any]], Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The from-scratch references of a benchmark's evaluated architectures, alone.
 
@@ -251,16 +253,24 @@ def reference_rows(
     :func:`graph_benchmark` (``references=``) by runs that vary the GHN. Same arguments as
     :func:`graph_benchmark`; each row holds ``architecture``, ``seed``, ``max_steps`` and
     the ``trained_*`` fields of :func:`train_reference`.
+
+    ``known`` rows (same architecture, row seed and cap) are reused, not trained again, so
+    an interrupted run resumes; ``on_row`` is called with every row as it is ready.
     """
     size = _sizes(
         name, architectures=architectures, held_out=held_out_count, scratch_steps=scratch_steps
     )
     train, test, _, specs = _setup(name, seed, size, kinds)
     wrap = progress or (lambda it, **_: it)
-    return [
-        _reference(spec, train, test, size["scratch_steps"], seed * 1000 + i)
-        for i, (spec, _) in enumerate(wrap(specs, total=len(specs), desc="references"))
-    ]
+    reuse = {(r["architecture"], r["seed"], r["max_steps"]): r for r in known or []}
+    rows = []
+    for i, (spec, _) in enumerate(wrap(specs, total=len(specs), desc="references")):
+        key = (spec.name, seed * 1000 + i, size["scratch_steps"])
+        row = reuse.get(key) or _reference(spec, train, test, key[2], key[1])
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+    return rows
 
 
 def graph_benchmark(
@@ -286,7 +296,7 @@ def graph_benchmark(
             seed 0 of digits).
         scratch_steps: the cap of the from-scratch reference, trained until its validation
             accuracy stops improving (default 3,000).
-        decoder: ``"lowrank"`` or ``"tiling"``.
+        decoder: ``"lowrank"`` (default), ``"tiling"`` or ``"hybrid"``.
         kinds: architecture families, ``("mlp", "cnn")`` or one of them (CNNs dominate the
             cost on MNIST).
         progress: wraps iterables (``run.progress``); None for no bars.

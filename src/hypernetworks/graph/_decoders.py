@@ -7,8 +7,10 @@
   through one small MLP call.
 - :class:`TilingDecoder` (after GHN-2): a fixed ``[32, 32, 5, 5]`` block per node, tiled and
   sliced to the parameter's shape.
+- :class:`HybridDecoder`: tiling for convolution kernels (3 or more dimensions), low-rank
+  for everything else (linear weights, vectors).
 
-Output scaling (both decoders), in place of GHN-2's operation-wise normalisation: a weight
+Output scaling (every decoder), in place of GHN-2's operation-wise normalisation: a weight
 (2 or more dimensions) is divided by its own root mean square and multiplied by
 ``gain·sqrt(2/fan_in)``, where ``gain = exp(g(h))`` is predicted from the node and starts at 1
 (He initialisation's scale). Predicted weights therefore always have the magnitude of a
@@ -25,7 +27,7 @@ from torch import Tensor, nn
 
 from ._trace import Node
 
-__all__ = ["DECODERS", "LowRankDecoder", "TilingDecoder"]
+__all__ = ["DECODERS", "HybridDecoder", "LowRankDecoder", "TilingDecoder"]
 
 
 def _scale(raw: Tensor, gain: Tensor, node: Node) -> Tensor:
@@ -205,11 +207,14 @@ class TilingDecoder(nn.Module):
         [(70, 9)]
     """
 
-    def __init__(self, dim: int, *, block: int = 32, kernel: int = 5, hidden: int = 64) -> None:
+    def __init__(
+        self, dim: int, *, block: int = 32, kernel: int = 5, hidden: int = 64, vectors: bool = True
+    ) -> None:
         super().__init__()
         self.block, self.kernel = block, kernel
         self.weights = _mlp(dim, hidden, block * block * kernel * kernel)
-        self.vectors = _mlp(dim, hidden, block, last_std=0.01)
+        # vectors=False: a weights-only decoder (inside HybridDecoder), refuses vectors
+        self.vectors = _mlp(dim, hidden, block, last_std=0.01) if vectors else None
         self.gain = nn.Linear(dim, 1)
         nn.init.zeros_(self.gain.weight)
         nn.init.zeros_(self.gain.bias)
@@ -226,7 +231,8 @@ class TilingDecoder(nn.Module):
         """Predict one tensor per node from its embedding ``h[m]`` (``[M, dim]``)."""
         k, blk = self.kernel, self.block
         blocks = self.weights(h).view(-1, blk, blk, k, k)
-        vectors, gains = self.vectors(h), self.gain(h).squeeze(-1)
+        gains = self.gain(h).squeeze(-1)
+        vectors = self.vectors(h) if self.vectors is not None else None
         out = []
         for m, node in enumerate(nodes):
             shape = node.shape
@@ -241,9 +247,72 @@ class TilingDecoder(nn.Module):
                 raw = self._tile(source, shape)
                 out.append(_scale(raw, gains[m], node))
             else:
+                if vectors is None:
+                    raise ValueError(
+                        f"this TilingDecoder predicts weights only (vectors=False), got "
+                        f"{node.param} of shape {tuple(shape)}"
+                    )
                 raw = self._tile(vectors[m], shape) if shape else vectors[m, 0]
                 out.append(_scale(raw, h.new_zeros(()), node))
         return out
 
 
-DECODERS: dict[str, type[nn.Module]] = {"lowrank": LowRankDecoder, "tiling": TilingDecoder}
+class HybridDecoder(nn.Module):
+    """Tiling (GHN-2) for convolution kernels, low-rank (LoGAH) for the other parameters.
+
+    On digits the tiling decoder predicted much better CNNs than the low-rank one, but its
+    tiled block made every MLP alike; this decoder sends each weight of 3 or more
+    dimensions (a convolution kernel) to a :class:`TilingDecoder` and everything else
+    (linear weights, biases, normalisation vectors) to a :class:`LowRankDecoder`.
+
+    Args:
+        dim: node embedding size.
+        rank / hidden / table / rich_kernel: of the low-rank part (see
+            :class:`LowRankDecoder`); ``hidden`` is also the tiling MLP's width.
+        block / kernel: of the tiling part (see :class:`TilingDecoder`).
+
+    Example:
+        >>> import torch
+        >>> from hypernetworks.graph import Node
+        >>> dec = HybridDecoder(16)
+        >>> [tuple(t.shape) for t in dec(torch.randn(3, 16),
+        ...                               [Node("conv.weight", "w", (8, 3, 7, 7)),
+        ...                                Node("conv.bias", "b", (8,)),
+        ...                                Node("linear.weight", "v", (10, 72))])]
+        [(8, 3, 7, 7), (8,), (10, 72)]
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        rank: int = 16,
+        hidden: int = 64,
+        table: int = 1024,
+        rich_kernel: bool = False,
+        block: int = 32,
+        kernel: int = 5,
+    ) -> None:
+        super().__init__()
+        self.lowrank = LowRankDecoder(
+            dim, rank=rank, hidden=hidden, table=table, rich_kernel=rich_kernel
+        )
+        self.tiling = TilingDecoder(dim, block=block, kernel=kernel, hidden=hidden, vectors=False)
+
+    def forward(self, h: Tensor, nodes: list[Node]) -> list[Tensor]:
+        """Predict one tensor per node from its embedding ``h[m]`` (``[M, dim]``)."""
+        conv = [m for m, n in enumerate(nodes) if len(n.shape) >= 3]
+        rest = [m for m, n in enumerate(nodes) if len(n.shape) < 3]
+        out: list[Tensor] = [h.new_zeros(()) for _ in nodes]
+        for part, decoder in ((conv, self.tiling), (rest, self.lowrank)):
+            if part:
+                for m, t in zip(part, decoder(h[part], [nodes[m] for m in part]), strict=True):
+                    out[m] = t
+        return out
+
+
+DECODERS: dict[str, type[nn.Module]] = {
+    "hybrid": HybridDecoder,
+    "lowrank": LowRankDecoder,
+    "tiling": TilingDecoder,
+}

@@ -5,7 +5,7 @@ Pipeline (GHN-2, Knyazev et al. 2021; decoders after GHN-2 and LoGAH):
 ```
 model ──trace──► graph ──encode──► op embedding + MLP(continuous shape features)
       ──► R rounds of [forward messages (along edges) → GRU, backward messages → GRU]
-      ──► decoder (low-rank A·Bᵀ or tiling) per parameter node ──► scaled tensors
+      ──► decoder (low-rank A·Bᵀ, tiling or both) per parameter node ──► scaled tensors
 ```
 
 Message passing is dense (``[N, N]`` weights, virtual edges up to ``reach`` steps, padded
@@ -49,8 +49,12 @@ class GraphHyperNetwork(nn.Module):
     Args:
         dim: node embedding size.
         rounds: message-passing rounds (each one forward and one backward pass).
-        decoder: ``"lowrank"`` (LoGAH-style ``A·Bᵀ``, default) or ``"tiling"`` (GHN-2).
-        rank: rank of the low-rank decoder.
+        decoder: ``"lowrank"`` (LoGAH-style ``A·Bᵀ``, the default), ``"tiling"``
+            (GHN-2) or ``"hybrid"`` (tiling for convolution kernels, low-rank for the
+            rest). Tiling predicted the best networks overall on digits, but on MNIST it
+            repeats one block across the 784 inputs of an MLP's first layer and the MLPs
+            collapse (docs/benchmarks.md §11), so low-rank stays the default.
+        rank: rank of the low-rank decoder (and of the hybrid's low-rank part).
         hidden: width of the decoder MLPs.
         reach: virtual edges join nodes up to this many steps apart.
         resolution: encode each node's pooling level (the spatial resolution, which no
@@ -115,9 +119,9 @@ class GraphHyperNetwork(nn.Module):
         self.backward_update = nn.GRUCell(dim, dim)
         self.norm = nn.LayerNorm(dim)
         self.decoder = (
-            DECODERS[decoder](dim, rank=rank, hidden=hidden, rich_kernel=rich_kernel)
-            if decoder == "lowrank"
-            else DECODERS[decoder](dim, hidden=hidden)
+            DECODERS[decoder](dim, hidden=hidden)
+            if decoder == "tiling"
+            else DECODERS[decoder](dim, rank=rank, hidden=hidden, rich_kernel=rich_kernel)
         )
         self.history_: list[float] = []
         rows = torch.cat([self.op_embedding.weight.detach(), torch.randn(1, dim)])

@@ -58,9 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--decoder",
-        choices=["lowrank", "tiling"],
+        choices=["hybrid", "lowrank", "tiling"],
         default="lowrank",
-        help="low-rank A·Bᵀ (LoGAH, default) or tiling (GHN-2)",
+        help="low-rank A·Bᵀ (LoGAH, default), tiling (GHN-2), or hybrid (tiling for "
+        "convolutions, low-rank for the rest)",
     )
 
 
