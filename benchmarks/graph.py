@@ -113,7 +113,7 @@ def main() -> None:
     p.add_argument("--scratch-steps", type=int, default=None)
     p.add_argument("--held-out", type=int, default=None, help="held-out architectures")
     p.add_argument("--architectures", type=int, default=None, help="training pool size")
-    p.add_argument("--decoder", choices=["hybrid", "lowrank", "tiling"], default="lowrank")
+    p.add_argument("--decoder", choices=["hybrid", "lowrank", "tiling"], default="hybrid")
     p.add_argument("--name", default="graph", help="results file name (default graph)")
     p.add_argument("--jobs", type=int, default=1, help="seeds run in parallel processes")
     p.add_argument(

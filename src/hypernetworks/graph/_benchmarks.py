@@ -281,7 +281,7 @@ def graph_benchmark(
     architectures: int | None = None,
     held_out_count: int | None = None,
     scratch_steps: int | None = None,
-    decoder: str = "lowrank",
+    decoder: str = "hybrid",
     kinds: tuple[str, ...] = ("mlp", "cnn"),
     progress: Callable[..., Any] | None = None,
     references: list[dict[str, Any]] | None = None,
@@ -296,7 +296,7 @@ def graph_benchmark(
             seed 0 of digits).
         scratch_steps: the cap of the from-scratch reference, trained until its validation
             accuracy stops improving (default 3,000).
-        decoder: ``"lowrank"`` (default), ``"tiling"`` or ``"hybrid"``.
+        decoder: ``"hybrid"`` (default), ``"lowrank"`` or ``"tiling"``.
         kinds: architecture families, ``("mlp", "cnn")`` or one of them (CNNs dominate the
             cost on MNIST).
         progress: wraps iterables (``run.progress``); None for no bars.

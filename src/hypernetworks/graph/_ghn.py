@@ -49,11 +49,12 @@ class GraphHyperNetwork(nn.Module):
     Args:
         dim: node embedding size.
         rounds: message-passing rounds (each one forward and one backward pass).
-        decoder: ``"lowrank"`` (LoGAH-style ``A·Bᵀ``, the default), ``"tiling"``
-            (GHN-2) or ``"hybrid"`` (tiling for convolution kernels, low-rank for the
-            rest). Tiling predicted the best networks overall on digits, but on MNIST it
-            repeats one block across the 784 inputs of an MLP's first layer and the MLPs
-            collapse (docs/benchmarks.md §11), so low-rank stays the default.
+        decoder: ``"hybrid"`` (the default: tiling for convolution kernels, low-rank
+            for the rest), ``"lowrank"`` (LoGAH-style ``A·Bᵀ``) or ``"tiling"`` (GHN-2).
+            Tiling predicted the best networks overall on digits, but on MNIST it repeats
+            one block across the 784 inputs of an MLP's first layer and the MLPs collapse;
+            the hybrid, second on digits, keeps its convolutions and the low-rank linear
+            layers (docs/benchmarks.md §11).
         rank: rank of the low-rank decoder (and of the hybrid's low-rank part).
         hidden: width of the decoder MLPs.
         reach: virtual edges join nodes up to this many steps apart.
@@ -80,7 +81,7 @@ class GraphHyperNetwork(nn.Module):
         *,
         dim: int = 64,
         rounds: int = 2,
-        decoder: str = "lowrank",
+        decoder: str = "hybrid",
         rank: int = 16,
         hidden: int = 64,
         reach: int = 4,

@@ -59,9 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--decoder",
         choices=["hybrid", "lowrank", "tiling"],
-        default="lowrank",
-        help="low-rank A·Bᵀ (LoGAH, default), tiling (GHN-2), or hybrid (tiling for "
-        "convolutions, low-rank for the rest)",
+        default="hybrid",
+        help="hybrid (default: tiling for convolutions, low-rank for the rest), low-rank "
+        "A·Bᵀ (LoGAH) or tiling (GHN-2)",
     )
 
 
