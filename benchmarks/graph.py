@@ -35,6 +35,7 @@ import torch
 from common import parser, save, setup, table
 from hypernetworks.graph import BENCHMARKS, reference_rows
 from hypernetworks.graph._benchmarks import _summary
+from hypernetworks.graph._decoders import DECODERS, DEFAULT_DECODER
 
 SPLITS = ("held_out_mlp", "held_out_cnn", "out_of_distribution")
 KEYS = (
@@ -113,7 +114,7 @@ def main() -> None:
     p.add_argument("--scratch-steps", type=int, default=None)
     p.add_argument("--held-out", type=int, default=None, help="held-out architectures")
     p.add_argument("--architectures", type=int, default=None, help="training pool size")
-    p.add_argument("--decoder", choices=["hybrid", "lowrank", "tiling"], default="hybrid")
+    p.add_argument("--decoder", choices=sorted(DECODERS), default=DEFAULT_DECODER)
     p.add_argument("--name", default="graph", help="results file name (default graph)")
     p.add_argument("--jobs", type=int, default=1, help="seeds run in parallel processes")
     p.add_argument(

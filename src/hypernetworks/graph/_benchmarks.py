@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..datasets import load_digits, load_mnist
+from ._decoders import DEFAULT_DECODER
 from ._ghn import GraphHyperNetwork
 from ._reference import accuracy, train_reference
 from ._space import ArchitectureSpace, MLPSpec, Spec, held_out, out_of_distribution
@@ -281,7 +282,7 @@ def graph_benchmark(
     architectures: int | None = None,
     held_out_count: int | None = None,
     scratch_steps: int | None = None,
-    decoder: str = "hybrid",
+    decoder: str = DEFAULT_DECODER,
     kinds: tuple[str, ...] = ("mlp", "cnn"),
     progress: Callable[..., Any] | None = None,
     references: list[dict[str, Any]] | None = None,

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from ._trace import Node
 
-__all__ = ["DECODERS", "HybridDecoder", "LowRankDecoder", "TilingDecoder"]
+__all__ = ["DECODERS", "DEFAULT_DECODER", "HybridDecoder", "LowRankDecoder", "TilingDecoder"]
 
 
 def _scale(raw: Tensor, gain: Tensor, node: Node) -> Tensor:
@@ -310,6 +310,9 @@ class HybridDecoder(nn.Module):
                     out[m] = t
         return out
 
+
+#: The decoder of ``GraphHyperNetwork``, the benchmarks and the CLI unless one is named.
+DEFAULT_DECODER = "hybrid"
 
 DECODERS: dict[str, type[nn.Module]] = {
     "hybrid": HybridDecoder,

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..runner import WeightedLoss, data_parallel, shard
-from ._decoders import DECODERS
+from ._decoders import DECODERS, DEFAULT_DECODER
 from ._encode import RESOLUTION_FEATURES, SHAPE_FEATURES, Encoded, encode
 from ._trace import OPS, Graph, trace
 
@@ -81,7 +81,7 @@ class GraphHyperNetwork(nn.Module):
         *,
         dim: int = 64,
         rounds: int = 2,
-        decoder: str = "hybrid",
+        decoder: str = DEFAULT_DECODER,
         rank: int = 16,
         hidden: int = 64,
         reach: int = 4,

@@ -17,6 +17,8 @@ __all__ = ["add_arguments", "main"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ._decoders import DECODERS, DEFAULT_DECODER
+
     runner.add_common_arguments(parser)
     parser.add_argument(
         "--benchmark",
@@ -58,10 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--decoder",
-        choices=["hybrid", "lowrank", "tiling"],
-        default="hybrid",
-        help="hybrid (default: tiling for convolutions, low-rank for the rest), low-rank "
-        "A·Bᵀ (LoGAH) or tiling (GHN-2)",
+        choices=sorted(DECODERS),
+        default=DEFAULT_DECODER,
+        help="hybrid: tiling for convolutions, low-rank for the rest; lowrank: A·Bᵀ "
+        "(LoGAH); tiling: GHN-2 (default %(default)s)",
     )
 
 
