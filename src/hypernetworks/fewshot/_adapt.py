@@ -17,7 +17,7 @@ from torch import Tensor
 
 from .._checks import check_positive_int
 
-__all__ = ["adapt", "affine_views", "view_features"]
+__all__ = ["adapt", "affine_views", "view_features", "view_prototypes"]
 
 
 def affine_views(
@@ -97,6 +97,16 @@ def view_features(
     with torch.no_grad():
         features = backbone(torch.cat([support_x, query_x, copies.flatten(0, 1)]))
     return features[:n], features[n : n + m], features[n + m :].unflatten(0, (n, views))
+
+
+def view_prototypes(support: Tensor, copies: Tensor, ways: int, shots: int) -> Tensor:
+    """Class means ``[ways, d]`` over every support example and its views.
+
+    ``support`` is ``[ways·shots, d]`` in class order and ``copies`` its views
+    ``[ways·shots, views, d]`` (``views`` may be 0: the plain class means).
+    """
+    grouped = torch.cat([support.unsqueeze(1), copies], 1)  # [N·K, 1 + views, d]
+    return grouped.unflatten(0, (ways, shots)).mean((1, 2))
 
 
 def adapt(

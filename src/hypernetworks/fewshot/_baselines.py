@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from .._checks import check_int, check_positive_int, check_positive_number
-from ._adapt import view_features
+from ._adapt import view_features, view_prototypes
 from ._backbone import ConvNet
 from ._episodes import Episode, stack_episodes
 from ._learner import FewShotLearner
@@ -75,8 +75,7 @@ class ProtoNet(FewShotLearner):
         support, query, copies = view_features(
             self.backbone, episode.support_x, episode.query_x, self.views, self.view_seed
         )
-        grouped = torch.cat([support.unsqueeze(1), copies], 1)  # [N·K, 1 + views, d]
-        prototypes = grouped.unflatten(0, (episode.ways, episode.shots)).mean((1, 2))
+        prototypes = view_prototypes(support, copies, episode.ways, episode.shots)
         return -torch.cdist(query, prototypes).pow(2)
 
     def episode_logits(self, episodes: list[Episode]) -> Tensor:

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 import hypernetworks as hn
 
 from .._checks import check_int, check_positive_int, check_positive_number
-from ._adapt import adapt, view_features
+from ._adapt import adapt, view_features, view_prototypes
 from ._backbone import ConvNet
 from ._episodes import Episode, stack_episodes
 from ._learner import FewShotLearner
@@ -275,8 +275,7 @@ class HyperShot(FewShotLearner):
         )
         if not self.views:
             copies = copies[:, :0]
-        grouped = torch.cat([support.unsqueeze(1), copies], 1)  # [N·K, 1 + views, d]
-        prototypes = grouped.unflatten(0, (self.ways, self.shots)).mean((1, 2))
+        prototypes = view_prototypes(support, copies, self.ways, self.shots)
         classifier = self.classifier.materialize(support)
         log_temperature = self.log_temperature.detach().clone()
         if self.adapt_steps:
