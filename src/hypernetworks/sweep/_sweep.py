@@ -18,8 +18,9 @@ from .._conditioners import Hyperparameters
 from .._heads import Head
 from .._mip import MIP
 from .._model import HyperModel, hypernetize
-from ..runner import WeightedLoss, check_finite, data_parallel, shard, world
+from ..runner import WeightedLoss, check_finite, data_parallel, world
 from ..runner import progress as progress_bar
+from ._data import batches, eval_batches, shard_rows
 from ._priors import Prior
 
 __all__ = ["BoundNet", "HyperSweep", "OptimizeResult"]
@@ -274,7 +275,7 @@ class HyperSweep(nn.Module):
         check_positive_int(draws, "draws")
         if schedule not in ("cosine", "constant"):
             raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
-        batches = _batches(data, batch_size, torch.Generator().manual_seed(seed))
+        stream = batches(data, batch_size, torch.Generator().manual_seed(seed))
         generator = torch.Generator().manual_seed(seed + 1)
         optimizer = optimizer or torch.optim.Adam(self.parameters(), lr=lr)
         scheduler = (
@@ -304,7 +305,7 @@ class HyperSweep(nn.Module):
         shown = progress and world()[0] == 0
         for step in progress_bar(range(steps), total=steps, desc="hypernetwork", enabled=shown):
             values = self.sample(draws, generator).to(self._dtype())
-            batch, weight = _shard_rows(next(batches))
+            batch, weight = shard_rows(next(stream))
             value = objective(weight, values, batch)
             check_finite(value, step=step)
             optimizer.zero_grad(set_to_none=True)
@@ -439,7 +440,7 @@ class HyperSweep(nn.Module):
     def _metric(self, net: BoundNet, data: Sequence[Tensor] | Iterable, metric: Metric) -> Tensor:
         total: Tensor | None = None
         count = 0
-        for batch in _eval_batches(data):
+        for batch in eval_batches(data):
             n = batch[0].shape[0]
             value = metric(net, batch)
             _check_scalar(value, "metric")
@@ -494,73 +495,3 @@ def _check_scalar(value: object, what: str) -> None:
     if not isinstance(value, Tensor) or value.numel() != 1:
         shape = f" of shape {tuple(value.shape)}" if isinstance(value, Tensor) else ""
         raise TypeError(f"{what} must return a scalar tensor, got {type(value).__name__}{shape}")
-
-
-def _as_tensors(data: object) -> tuple[Tensor, ...] | None:
-    if isinstance(data, (tuple, list)) and data and all(isinstance(t, Tensor) for t in data):
-        n = data[0].shape[0] if data[0].dim() else None
-        if n is None or any(t.dim() == 0 or t.shape[0] != n for t in data):
-            raise ValueError(
-                "data tensors must share their first dimension, got shapes "
-                f"{[tuple(t.shape) for t in data]}"
-            )
-        if n == 0:
-            raise ValueError("the data has no samples")
-        return tuple(data)
-    return None
-
-
-def _shard_rows(batch: Any) -> tuple[Any, float]:
-    """This rank's rows of a batch that is a tuple/list of tensors sharing dim 0 (and the
-    weight of its mean loss); any other batch as it is, with weight 1."""
-    if world()[1] > 1 and (
-        isinstance(batch, (tuple, list))
-        and batch
-        and all(isinstance(t, Tensor) and t.dim() > 0 for t in batch)
-        and len({t.shape[0] for t in batch}) == 1
-    ):
-        index, weight = shard(torch.arange(batch[0].shape[0]))
-        rows = [t[index] for t in batch]
-        return (tuple(rows) if isinstance(batch, tuple) else rows), weight
-    return batch, 1.0
-
-
-def _batches(data: object, batch_size: int | None, generator: torch.Generator):
-    tensors = _as_tensors(data)
-    if tensors is not None:
-        n = tensors[0].shape[0]
-        if batch_size is not None:
-            check_positive_int(batch_size, "batch_size")
-        if batch_size is None or batch_size >= n:
-            while True:
-                yield tensors
-        while True:
-            order = torch.randperm(n, generator=generator)
-            for i in range(0, n - batch_size + 1, batch_size):
-                idx = order[i : i + batch_size]
-                yield tuple(t[idx] for t in tensors)
-    while True:
-        empty = True
-        for batch in _iterate(data):
-            empty = False
-            yield batch
-        if empty:
-            raise ValueError("the data iterable yielded no batches")
-
-
-def _eval_batches(data: object):
-    tensors = _as_tensors(data)
-    if tensors is not None:
-        yield tensors
-        return
-    yield from _iterate(data)
-
-
-def _iterate(data: object):
-    """One pass over an iterable of batches, each as a tuple of tensors."""
-    if not isinstance(data, Iterable):
-        raise TypeError(
-            f"data must be a tuple of tensors or an iterable of batches, got {type(data).__name__}"
-        )
-    for batch in data:
-        yield tuple(batch) if isinstance(batch, (tuple, list)) else (batch,)
