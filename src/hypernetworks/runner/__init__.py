@@ -10,6 +10,11 @@ See docs/recipes.md for the contract. Example:
     [1.0, 0.5, 0.33]
 """
 
+from ._arguments import add_common_arguments as add_common_arguments
+from ._arguments import nonnegative_int as nonnegative_int
+from ._arguments import positive_float as positive_float
+from ._arguments import positive_int as positive_int
+from ._arguments import probability as probability
 from ._distributed import WeightedLoss as WeightedLoss
 from ._distributed import all_ranks_sum as all_ranks_sum
 from ._distributed import average_gradients as average_gradients
@@ -33,11 +38,6 @@ from ._report import format_table as format_table
 from ._report import progress as progress
 from ._run import CHECKPOINT_FORMAT as CHECKPOINT_FORMAT
 from ._run import Run as Run
-from ._run import add_common_arguments as add_common_arguments
-from ._run import nonnegative_int as nonnegative_int
-from ._run import positive_float as positive_float
-from ._run import positive_int as positive_int
-from ._run import probability as probability
 
 __all__ = [
     "CHECKPOINT_FORMAT",
