@@ -8,9 +8,11 @@ from torch import nn
 
 from hypernetworks.cli import main
 from hypernetworks.continual import (
+    EWC,
+    Finetune,
     HNet,
     Task,
-    _learners,
+    TaskInference,
     as_tasks,
     infer_tasks,
     permuted_digits,
@@ -48,7 +50,7 @@ def test_baselines_run_and_report(three_permuted):
 
 
 def test_ewc_penalty_starts_after_the_first_task(three_permuted):
-    learner = _learners.EWC(_mlp(), 3, iterations=20)
+    learner = EWC(_mlp(), 3, iterations=20)
     assert learner.penalty() is None
     learner.learn(0, three_permuted, lambda it: it)
     with torch.no_grad():
@@ -92,21 +94,21 @@ def test_resume_repeats_an_uninterrupted_run(three_permuted, tmp_path, monkeypat
     options = {"iterations": 40, "progress": False, "seed": 3}
     target = _mlp()  # one target for every run: `run` copies it and leaves it untouched
     full = run(three_permuted, target, "hnet", out=tmp_path / "full", **options)
-    original = _learners.HNet.learn
+    original = HNet.learn
 
     def crash_on_third(self, task, tasks, steps):
         if task == 2:
             raise KeyboardInterrupt("simulated interruption")
         return original(self, task, tasks, steps)
 
-    monkeypatch.setattr(_learners.HNet, "learn", crash_on_third)
+    monkeypatch.setattr(HNet, "learn", crash_on_third)
     with pytest.raises(KeyboardInterrupt):
         run(three_permuted, target, "hnet", out=tmp_path / "cut", **options)
     assert (
         len(torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["state"]["matrix"])
         == 2
     )
-    monkeypatch.setattr(_learners.HNet, "learn", original)
+    monkeypatch.setattr(HNet, "learn", original)
     resumed = run(three_permuted, target, "hnet", out=tmp_path / "cut", resume=True, **options)
     assert resumed["accuracy_matrix"] == full["accuracy_matrix"]
     a, b = full["learner"].state_dict(), resumed["learner"].state_dict()
@@ -298,17 +300,17 @@ def test_resume_with_replay_repeats_an_uninterrupted_run(tmp_path, monkeypatch):
     target = target_for("split-digits", seed=2)  # `run` copies it and leaves it untouched
     options = {"iterations": 15, "progress": False, "seed": 2, "replay": 5}
     full = run(tasks, target, "hnet", out=tmp_path / "full", **options)
-    original = _learners.HNet.learn
+    original = HNet.learn
 
     def crash_on_third(self, task, tasks, steps):
         if task == 2:
             raise KeyboardInterrupt("simulated interruption")
         return original(self, task, tasks, steps)
 
-    monkeypatch.setattr(_learners.HNet, "learn", crash_on_third)
+    monkeypatch.setattr(HNet, "learn", crash_on_third)
     with pytest.raises(KeyboardInterrupt):
         run(tasks, target, "hnet", out=tmp_path / "cut", **options)
-    monkeypatch.setattr(_learners.HNet, "learn", original)
+    monkeypatch.setattr(HNet, "learn", original)
     resumed = run(tasks, target, "hnet", out=tmp_path / "cut", resume=True, **options)
     assert resumed["class_incremental"] == full["class_incremental"]
     a, b = full["learner"].state_dict(), resumed["learner"].state_dict()
@@ -320,27 +322,27 @@ def test_resume_with_replay_repeats_an_uninterrupted_run(tmp_path, monkeypatch):
     "call, error, message",
     [
         (
-            lambda: _learners.HNet(_mlp(), 2, replay=-1),
+            lambda: HNet(_mlp(), 2, replay=-1),
             ValueError,
             r"replay must be an int >= 0 \(training samples stored per task\), got -1",
         ),
         (
-            lambda: _learners.Finetune(_mlp(), 2, replay=2.5),
+            lambda: Finetune(_mlp(), 2, replay=2.5),
             TypeError,
             r"replay must be an int \(training samples stored per task\), got float 2.5",
         ),
         (
-            lambda: infer_tasks(_learners.Finetune(_mlp(), 2), torch.zeros(3, 64), 2),
+            lambda: infer_tasks(Finetune(_mlp(), 2), torch.zeros(3, 64), 2),
             TypeError,
             "needs an HNet or a learner with replay > 0, got Finetune with replay=0",
         ),
         (
-            lambda: _learners.TaskInference(64, 3, per_task=2).learn(1, torch.zeros(4, 64)),
+            lambda: TaskInference(64, 3, per_task=2).learn(1, torch.zeros(4, 64)),
             ValueError,
             "tasks must be learned in order: expected task 0, got 1",
         ),
         (
-            lambda: _learners.TaskInference(64, 3, per_task=0),
+            lambda: TaskInference(64, 3, per_task=0),
             ValueError,
             "per_task",
         ),
