@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hypernetworks import cli
-from hypernetworks.sweep import HyperSweep, LogUniform, Uniform, _benchmarks
+from hypernetworks.sweep import HyperSweep, LogUniform, Uniform, _baselines, _benchmarks
 
 # A tiny ridge regression: its exact solution for every λ is closed-form, so a sweep can be
 # checked against separately "trained" (solved) models with no optimiser noise.
@@ -286,10 +286,10 @@ def test_benchmarks_write_their_figures_and_plots(tmp_path):
 
 
 def test_hypervolume():
-    assert _benchmarks._hypervolume([(1.0, 1.0)], (2.0, 3.0)) == 2.0
+    assert _baselines.hypervolume([(1.0, 1.0)], (2.0, 3.0)) == 2.0
     # A dominated point adds nothing.
-    assert _benchmarks._hypervolume([(1.0, 1.0), (1.5, 1.5)], (2.0, 3.0)) == 2.0
-    assert _benchmarks._hypervolume([(1.0, 2.0), (1.5, 1.0)], (2.0, 3.0)) == 1.0 + 0.5
+    assert _baselines.hypervolume([(1.0, 1.0), (1.5, 1.5)], (2.0, 3.0)) == 2.0
+    assert _baselines.hypervolume([(1.0, 2.0), (1.5, 1.0)], (2.0, 3.0)) == 1.0 + 0.5
 
 
 def test_cli_prints_a_table_and_writes_metrics(tmp_path, capsys, monkeypatch):

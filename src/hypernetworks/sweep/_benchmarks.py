@@ -25,98 +25,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..datasets import digits_splits
-from ..runner import atomic_write
+from ._baselines import (
+    BestSoFar,
+    cross_entropy,
+    fit_exactly,
+    hypervolume,
+    loss_of,
+    optuna_search,
+    train_separately,
+)
+from ._plots import plot_curves, plot_fronts, plot_search
 from ._priors import LogUniform
 from ._sweep import HyperSweep
 
 __all__ = ["BENCHMARKS", "many_decays", "tradeoff", "weight_decay"]
-
-BASELINE_STEPS = 1500  # full-batch Adam steps for every separately trained model
-BASELINE_LR = 0.01
-
-
-def _cross_entropy(net: Callable, batch: tuple) -> Tensor:
-    return F.cross_entropy(net(batch[0]), batch[1])
-
-
-def _objective(
-    net: nn.Module, penalty: Callable[[nn.Module], Tensor], data: dict[str, Tensor]
-) -> Tensor:
-    """A baseline's training loss: full-batch cross-entropy plus the setting's penalty."""
-    return F.cross_entropy(net(data["x_train"]), data["y_train"]) + penalty(net)
-
-
-def _train_separately(
-    make: Callable[[], nn.Module],
-    penalty: Callable[[nn.Module], Tensor],
-    data: dict[str, Tensor],
-    seed: int,
-) -> nn.Module:
-    """The baseline: one model trained for one setting (full batch, Adam)."""
-    torch.manual_seed(seed)
-    net = make()
-    opt = torch.optim.Adam(net.parameters(), lr=BASELINE_LR)
-    for _ in range(BASELINE_STEPS):
-        loss = _objective(net, penalty, data)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return net
-
-
-def _fit_exactly(
-    make: Callable[[], nn.Module],
-    penalty: Callable[[nn.Module], Tensor],
-    data: dict[str, Tensor],
-    seed: int,
-) -> nn.Module:
-    """The baseline for a convex problem: full-batch L-BFGS to convergence (the unique
-    optimum of softmax regression with an L2 penalty, as scikit-learn would find it)."""
-    torch.manual_seed(seed)
-    net = make()
-    opt = torch.optim.LBFGS(
-        net.parameters(),
-        lr=1,
-        max_iter=1000,
-        history_size=20,
-        tolerance_grad=1e-9,
-        tolerance_change=1e-12,
-        line_search_fn="strong_wolfe",
-    )
-
-    def closure() -> Tensor:
-        opt.zero_grad(set_to_none=True)
-        loss = _objective(net, penalty, data)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return net
-
-
-def _loss_of(net: Callable, data: dict[str, Tensor], split: str) -> float:
-    with torch.no_grad():
-        return _cross_entropy(net, (data[f"x_{split}"], data[f"y_{split}"])).item()
-
-
-class _BestSoFar:
-    """A search's record: the best validation loss (and that model's test loss) so far,
-    and ``(seconds since start, best so far)`` after every trial."""
-
-    def __init__(self, data: dict[str, Tensor]) -> None:
-        self.data, self.start = data, time.perf_counter()
-        self.val, self.test = math.inf, math.inf
-        self.trace: list[tuple[float, float]] = []
-
-    def add(self, net: nn.Module) -> float:
-        val = _loss_of(net, self.data, "val")
-        if val < self.val:
-            self.val, self.test = val, _loss_of(net, self.data, "test")
-        self.trace.append((self.elapsed(), self.val))
-        return val
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start
 
 
 # -- one hyperparameter ----------------------------------------------------------------
@@ -140,7 +62,7 @@ def weight_decay(
         return params["weight"].pow(2).sum()
 
     def loss(net, batch, hp):
-        return _cross_entropy(net, batch) + hp["weight_decay"] * l2(net.params)
+        return cross_entropy(net, batch) + hp["weight_decay"] * l2(net.params)
 
     start = time.perf_counter()
     separate, per_sample = [], []
@@ -149,8 +71,8 @@ def weight_decay(
         def decay(m: nn.Module, wd: float = wd) -> Tensor:
             return wd * l2(dict(m.named_parameters()))
 
-        net = _fit_exactly(lambda: nn.Linear(64, 10), decay, data, seed)
-        separate.append(_loss_of(net, data, "val"))
+        net = fit_exactly(lambda: nn.Linear(64, 10), decay, data, seed)
+        separate.append(loss_of(net, data, "val"))
         with torch.no_grad():
             per_sample.append(F.cross_entropy(net(data["x_val"]), data["y_val"], reduction="none"))
     time_grid = time.perf_counter() - start
@@ -159,7 +81,7 @@ def weight_decay(
     torch.manual_seed(seed)
     prior = LogUniform(1e-4, 1.0, endpoint_mass=endpoint_mass)
     hs = HyperSweep(
-        nn.Linear(64, 10), {"weight_decay": prior}, loss, metric=_cross_entropy, hidden=hidden
+        nn.Linear(64, 10), {"weight_decay": prior}, loss, metric=cross_entropy, hidden=hidden
     )
     hs.fit(
         (data["x_train"], data["y_train"]),
@@ -199,7 +121,7 @@ def weight_decay(
         "baseline": "L-BFGS to convergence, one model per grid point",
     }
     if out is not None:
-        _plot_curves(grid, separate, curve, f"{out}/weight_decay_curve.png")
+        plot_curves(grid, separate, curve, f"{out}/weight_decay_curve.png")
     return metrics
 
 
@@ -233,17 +155,17 @@ def many_decays(
         return first + output * params["2.weight"].pow(2).sum()
 
     def loss(net, batch, hp):
-        return _cross_entropy(net, batch) + penalty(net.params, hp["rows"], hp["output"])
+        return cross_entropy(net, batch) + penalty(net.params, hp["rows"], hp["output"])
 
     def trial(flat: Tensor) -> nn.Module:
         flat = flat.float()
-        return _train_separately(
+        return train_separately(
             _mlp, lambda m: penalty(dict(m.named_parameters()), flat[:8], flat[8]), data, seed
         )
 
     start = time.perf_counter()
     torch.manual_seed(seed)
-    hs = HyperSweep(_mlp(), priors, loss, metric=_cross_entropy, hidden=hidden)
+    hs = HyperSweep(_mlp(), priors, loss, metric=cross_entropy, hidden=hidden)
     hs.fit(
         (data["x_train"], data["y_train"]),
         steps=steps,
@@ -261,7 +183,7 @@ def many_decays(
     best_flat = torch.tensor(best_rows + [best_output])
 
     generator = torch.Generator().manual_seed(seed)
-    random_search = _BestSoFar(data)
+    random_search = BestSoFar(data)
     while random_search.elapsed() < budget:
         random_search.add(trial(hs.sample(1, generator)[0]))
     time_rs = random_search.elapsed()
@@ -271,8 +193,8 @@ def many_decays(
         "seed": seed,
         "hyperparameters": hs.width,
         "best_val_loss_hypernet": found.metric,
-        "test_loss_hypernet": _loss_of(chosen, data, "test"),
-        "val_loss_retrained_at_hypernet_best": _loss_of(trial(best_flat), data, "val"),
+        "test_loss_hypernet": loss_of(chosen, data, "test"),
+        "val_loss_retrained_at_hypernet_best": loss_of(trial(best_flat), data, "val"),
         "best_hparams_hypernet": found.hparams,
         "wall_time_hypernet_s": budget,
         "best_val_loss_random_search": random_search.val,
@@ -282,45 +204,15 @@ def many_decays(
     }
     trace_tpe = None
     if optuna:
-        tpe = _optuna_search(priors, trial, data, budget, seed)
+        tpe = optuna_search(priors, trial, data, budget, seed)
         if tpe is not None:
             trace_tpe = tpe.pop("trace")
             metrics.update(tpe)
     if out is not None:
-        _plot_search(
+        plot_search(
             budget, found.metric, random_search.trace, trace_tpe, f"{out}/many_decays_search.png"
         )
     return metrics
-
-
-def _optuna_search(
-    priors: dict[str, LogUniform], trial: Callable, data: dict, budget: float, seed: int
-) -> dict | None:
-    try:
-        import optuna
-    except ImportError:
-        return None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
-    best = _BestSoFar(data)
-
-    def objective(t) -> float:
-        values = [
-            t.suggest_float(f"{name}{i}", p.low, p.high, log=True)
-            for name, p in priors.items()
-            for i in range(p.width)
-        ]
-        return best.add(trial(torch.tensor(values, dtype=torch.float64)))
-
-    while best.elapsed() < budget:
-        study.optimize(objective, n_trials=1)
-    return {
-        "best_val_loss_optuna_tpe": best.val,
-        "test_loss_optuna_tpe": best.test,
-        "wall_time_optuna_tpe_s": best.elapsed(),
-        "optuna_tpe_trials": len(best.trace),
-        "trace": best.trace,
-    }
 
 
 # -- trade-off of two loss terms -------------------------------------------------------
@@ -357,7 +249,7 @@ def tradeoff(
         return functools.reduce(operator.add, terms)
 
     def loss(net, batch, hp):
-        value = _cross_entropy(net, batch) + hp["alpha"] * l1(net.params)
+        value = cross_entropy(net, batch) + hp["alpha"] * l1(net.params)
         # log(loss) has the same minimiser for every α, and its gradient, ∇loss / loss,
         # keeps the same size whether the loss is 1e-3 (small α) or 1 (large α).
         return value.log() if log_loss else value
@@ -369,10 +261,10 @@ def tradeoff(
         def scaled_l1(m: nn.Module, a: float = alpha) -> Tensor:
             return a * l1(dict(m.named_parameters()))
 
-        net = _train_separately(_mlp, scaled_l1, data, seed)
+        net = train_separately(_mlp, scaled_l1, data, seed)
         with torch.no_grad():
             norm = float(l1(dict(net.named_parameters())))
-        separate.append((_loss_of(net, data, "val"), norm))
+        separate.append((loss_of(net, data, "val"), norm))
     time_sep = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -381,7 +273,7 @@ def tradeoff(
         _mlp(),
         {"alpha": LogUniform(low, high, endpoint_mass=endpoint_mass)},
         loss,
-        metric=_cross_entropy,
+        metric=cross_entropy,
         hidden=hidden,
         mip=mip,
         output_scale=output_scale,
@@ -399,7 +291,7 @@ def tradeoff(
     with torch.no_grad():
         for alpha in alphas:
             bound = hs.bind({"alpha": alpha})
-            front.append((_loss_of(bound, data, "val"), float(l1(bound.params))))
+            front.append((loss_of(bound, data, "val"), float(l1(bound.params))))
     time_hyper = time.perf_counter() - start
 
     both = separate + front
@@ -410,8 +302,8 @@ def tradeoff(
         "alphas": alphas,
         "front_separate": [list(p) for p in separate],
         "front_hypernet": [list(p) for p in front],
-        "hypervolume_separate": _hypervolume(separate, reference),
-        "hypervolume_hypernet": _hypervolume(front, reference),
+        "hypervolume_separate": hypervolume(separate, reference),
+        "hypervolume_hypernet": hypervolume(front, reference),
         "max_val_loss_gap": max(abs(a[0] - b[0]) for a, b in zip(front, separate, strict=True)),
         "max_l1_relative_gap": max(
             abs(a[1] - b[1]) / b[1] for a, b in zip(front, separate, strict=True)
@@ -420,82 +312,8 @@ def tradeoff(
         "wall_time_separate_s": time_sep,
     }
     if out is not None:
-        _plot_fronts(separate, front, alphas, f"{out}/tradeoff_front.png")
+        plot_fronts(separate, front, alphas, f"{out}/tradeoff_front.png")
     return metrics
-
-
-def _hypervolume(points: list[tuple[float, float]], reference: tuple[float, float]) -> float:
-    """Area dominated by ``points`` (both objectives minimised) up to ``reference``."""
-    area, best_y = 0.0, reference[1]
-    for x, y in sorted(points):
-        if y < best_y and x < reference[0]:
-            area += (reference[0] - x) * (best_y - y)
-            best_y = y
-    return area
-
-
-# -- plots -----------------------------------------------------------------------------
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: str) -> None:
-    """Save a figure atomically (temp file, fsync, rename) and close it."""
-    fig.tight_layout()
-    try:
-        atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=120))
-    finally:
-        _pyplot().close(fig)
-
-
-def _plot_curves(grid, separate, curve, path: str) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ax.plot(grid, separate, "o", label="separately trained (one model per point)")
-    ax.plot(grid, curve, "-", label="one hypernetwork")
-    ax.set_xscale("log")
-    ax.set_xlabel("L2 weight decay")
-    ax.set_ylabel("validation cross-entropy")
-    ax.set_title("Digits, softmax regression")
-    ax.legend()
-    _save(fig, path)
-
-
-def _plot_search(budget, hyper_best, trace_rs, trace_tpe, path: str) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ax.step(*zip(*trace_rs, strict=True), where="post", label="random search")
-    if trace_tpe:
-        ax.step(*zip(*trace_tpe, strict=True), where="post", label="Optuna TPE")
-    ax.plot([budget], [hyper_best], "*", markersize=12, label="hypernetwork + optimize()")
-    ax.set_xlabel("wall-clock (s)")
-    ax.set_ylabel("best validation cross-entropy")
-    ax.set_title("9 weight decays (MLP on digits)")
-    ax.legend()
-    _save(fig, path)
-
-
-def _plot_fronts(separate, front, alphas, path: str) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    ax.plot(
-        [p[1] for p in separate],
-        [p[0] for p in separate],
-        "o",
-        label="separately trained (one model per α)",
-    )
-    ax.plot([p[1] for p in front], [p[0] for p in front], "-x", label="one hypernetwork")
-    ax.set_xscale("log")
-    ax.set_xlabel("L1 norm of the weights")
-    ax.set_ylabel("validation cross-entropy")
-    ax.set_title(f"Trade-off, α in [{alphas[0]:g}, {alphas[-1]:g}]")
-    ax.legend()
-    _save(fig, path)
 
 
 def _isolated(benchmark: Callable[..., dict]) -> Callable[..., dict]:
