@@ -44,7 +44,9 @@ from hypernetworks.adapters._benchmarks import (
     METHODS,
     OUTPUT_LR_SCALES,
     STEPS,
+    UNSEEN,
 )
+from hypernetworks.adapters._loto import RULE_SCALES, UNSEEN_RULES
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEN = ("library", "sentiment", "language", "names", "python")
@@ -56,22 +58,36 @@ DEV_SEEDS = (100, 101)
 #: (HyperLoRA with task ids, per-task LoRAs); then, for both of them alike, one step past
 #: the edge the first rounds chose (1e-3 x 80): lr 2e-3 x 80 and 1e-3 x 160 steps; and for
 #: HyperLoRA its own lever, the output scale 0.3 at 1e-3 x 80 (the per-task LoRAs have no
-#: head). Each method gets the grid cell with the best mean validation accuracy over the
-#: seeds.
+#: head); and the description model and the shared LoRA at their chosen rate 1e-3 x 80
+#: steps (run last). Each method gets the grid cell with the best mean validation
+#: accuracy over the seeds.
 EDGE = [(2e-3, 80), (1e-3, 160)]
 DEV_GRID: dict[str, list[tuple[float, int, float | None]]] = {
     "hyperlora": [(lr, st, 1.0) for lr in (3e-4, 1e-3) for st in (40, 80)]
     + [(lr, st, 1.0) for lr, st in EDGE]
     + [(1e-3, 80, 0.3)],
-    "hyperlora-desc": [(3e-4, 40, 1.0), (1e-3, 40, 1.0)],
+    "hyperlora-desc": [(3e-4, 40, 1.0), (1e-3, 40, 1.0), (1e-3, 80, 1.0)],
     "lora-per-task": [(lr, st, None) for lr in (3e-4, 1e-3) for st in (40, 80)]
     + [(lr, st, None) for lr, st in EDGE],
-    "lora-shared": [(3e-4, 40, None), (1e-3, 40, None)],
+    "lora-shared": [(3e-4, 40, None), (1e-3, 40, None), (1e-3, 80, None)],
 }
 #: Development runs made before each method drew from its own random stream (seeded by
 #: (seed, method); until then a method's initialisation depended on the methods run
 #: before it in the same process): the cells of the first two rounds.
 BEFORE_METHOD_RNG = [(lr, st) for lr in (3e-4, 1e-3) for st in (40, 80)]
+#: The leave-one-task-out protocol of the held-out goal (hypernetworks.adapters._loto),
+#: declared before it ran. On each development seed each task of LOTO_FOLDS in turn is
+#: held out (a declared subset, for CPU time: the three tasks whose texts are English
+#: prose or words, as kind's are; language and names are lists of foreign words and
+#: names); the description model (its chosen setting, STEPS and LEARNING_RATES) trains on
+#: the other four seen tasks. Cells, the rules of UNSEEN_RULES, all from that one
+#: training: the adapters generated for the unseen description, pulled toward the
+#: pretrained model by a scale 0.5 or 0.25 (scale 0, the frozen model, is the zero-shot
+#: baseline), and the adapters of the seen task whose description is nearest the unseen
+#: one. The rule with the best mean unseen-task accuracy over the (seed, fold) pairs
+#: wins (UNSEEN in _benchmarks.py), ties going to the earlier rule (the recipe as it was
+#: first).
+LOTO_FOLDS = ("library", "python", "sentiment")
 
 
 def _child_cpu() -> float:
@@ -123,14 +139,17 @@ def reusable(reuse: Path | None, seed: int) -> tuple[dict | None, list[str]]:
         return None, []
     old = json.loads(path.read_text())
     config = old["config"]
-    tuned = ("lr", "steps", "output_lr_scale", "validation")
+    tuned = ("lr", "steps", "output_lr_scale", "validation", "unseen")
     same = all(
         config.get(k) == v for k, v in DEFAULTS.items() if k not in tuned
     ) and not config.get("validation", False)
     methods = [
         m
         for m in METHODS
-        if same and m in old["trainable_params"] and setting_of(old, m) == default_setting(m)
+        if same
+        and m in old["trainable_params"]
+        and setting_of(old, m) == default_setting(m)
+        and old.get("unseen", {}).get(m, "generated") == UNSEEN.get(m, "generated")
     ]
     return old, methods
 
@@ -197,6 +216,12 @@ def load_seed(runs: Path, reuse: Path | None, seed: int) -> dict:
         for m, v in merged["settings"].items()
         if v["output_lr_scale"] is not None
     }
+    # the held-out rule of the description model, from the run that gave it
+    giver = new if "hyperlora-desc" in have else old if "hyperlora-desc" in take else None
+    if giver is not None:
+        merged["unseen"] = giver.get("unseen", {"hyperlora-desc": "generated"})
+    else:
+        merged.pop("unseen", None)
     if take and reuse is not None:
         here = str(reuse / f"seed{seed}" / "metrics.json")
         merged["sources"].update({m: (old or {}).get("sources", {}).get(m, here) for m in take})
@@ -288,6 +313,153 @@ def summarise_development(runs: Path) -> dict:
     }
 
 
+def _loto_options() -> dict:
+    return {k: DEFAULTS[k] for k in ("batch_size", "rank", "max_length")} | {
+        k: DEFAULTS[k] for k in ("train_per_class", "test_per_class")
+    }
+
+
+def run_loto(runs: Path, seeds: list[int], folds: list[str], part: str) -> None:
+    """Run what is missing of the leave-one-task-out protocol, in this process: ``part``
+    "desc" (the description model, one JSON per seed and fold) or "baselines" (the shared
+    LoRA and the frozen model per seed and fold, and the per-task LoRAs per seed)."""
+    from hypernetworks.adapters import load_minilm
+    from hypernetworks.adapters._loto import loto_fold, loto_per_task
+
+    base, tokenizer = load_minilm()
+    runs.mkdir(parents=True, exist_ok=True)
+    options = _loto_options()
+    for seed in seeds:
+        path = runs / f"loto_s{seed}_per-task.json"
+        if part == "baselines" and not path.exists():
+            out = loto_per_task(
+                base,
+                tokenizer,
+                seed=seed,
+                names=SEEN,
+                steps=STEPS["lora-per-task"],
+                lr=LEARNING_RATES["lora-per-task"],
+                options=options,
+            )
+            out["setting"] = _label(default_setting("lora-per-task"))  # type: ignore[arg-type]
+            path.write_text(json.dumps(out, indent=1) + "\n")
+            print(path, json.dumps(out["scores"]), flush=True)
+        for held in folds:
+            path = runs / f"loto_s{seed}_{held}_{part}.json"
+            if path.exists():
+                continue
+            method = "hyperlora-desc" if part == "desc" else "lora-shared"
+            out = loto_fold(
+                base,
+                tokenizer,
+                seed=seed,
+                held=held,
+                names=SEEN,
+                desc_steps=(STEPS["hyperlora-desc"],) if part == "desc" else (),
+                scales=RULE_SCALES,
+                rates=dict(LEARNING_RATES),
+                shared_steps=STEPS["lora-shared"] if part == "baselines" else None,
+                options=options,
+            )
+            out["setting"] = {method: _label(default_setting(method))}  # type: ignore[arg-type]
+            path.write_text(json.dumps(out, indent=1) + "\n")
+            print(path, json.dumps(out["scores"]), flush=True)
+
+
+def summarise_loto(runs: Path) -> dict:
+    """Mean unseen-task accuracy per cell and baseline over the (seed, fold) pairs found,
+    the paired differences, and the chosen cell."""
+    per_task = {
+        p["seed"]: p["scores"]
+        for p in (json.loads(q.read_text()) for q in sorted(runs.glob("loto_s*_per-task.json")))
+    }
+    parts: dict[tuple[int, str], dict] = {}
+    for path in sorted(runs.glob("loto_s*_*_*.json")):
+        if path.name.endswith("_per-task.json"):
+            continue
+        found = json.loads(path.read_text())
+        fold = parts.setdefault(
+            (found["seed"], found["held"]),
+            {
+                "seed": found["seed"],
+                "held": found["held"],
+                "scores": {},
+                "adapters_of": {},
+                "train_cpu_seconds": {},
+                "settings": {},
+            },
+        )
+        for key in ("scores", "adapters_of", "train_cpu_seconds"):
+            fold[key].update(found[key])
+        fold["settings"].update(found.get("setting", {}))
+    folds = []
+    for fold in parts.values():
+        scores = dict(fold["scores"])
+        if fold["seed"] in per_task:
+            on_held = {
+                t: s[fold["held"]] for t, s in per_task[fold["seed"]].items() if t != fold["held"]
+            }
+            best = max(on_held, key=lambda t: on_held[t])
+            scores["lora-per-task (best other task)"] = on_held[best]
+            fold["best_other_lora"] = best
+        fold["scores"] = scores
+        folds.append(fold)
+    if not folds:
+        raise FileNotFoundError(f"no leave-one-task-out runs (loto_s*_*.json) in {runs}")
+    keys = [k for k in folds[0]["scores"] if all(k in f["scores"] for f in folds)]
+    steps = STEPS["hyperlora-desc"]
+    rule_of = {f"hyperlora-desc, steps {steps}, {k}": r for r, k in UNSEEN_RULES.items()}
+    cells = [c for c in rule_of if c in keys]
+    baselines = [k for k in keys if k not in cells]
+    table = {
+        k: {
+            **_mean_std([f["scores"][k] for f in folds]),
+            "by_fold": {f"seed{f['seed']} {f['held']}": f["scores"][k] for f in folds},
+            "by_held_task": {
+                h: float(np.mean([f["scores"][k] for f in folds if f["held"] == h]))
+                for h in dict.fromkeys(f["held"] for f in folds)
+            },
+        }
+        for k in keys
+    }
+    chosen = max(cells, key=lambda c: (table[c]["mean"], -cells.index(c)))
+    paired = {}
+    for cell in cells:
+        for rival in baselines:
+            diffs = [f["scores"][cell] - f["scores"][rival] for f in folds]
+            paired[f"{cell} - {rival}"] = {
+                **_mean_std(diffs),
+                "first_ahead_on": sum(d > 0 for d in diffs),
+                "level_on": sum(d == 0 for d in diffs),
+            }
+    return {
+        "protocol": "leave-one-task-out on development seeds: each seen task in turn is "
+        "held out; the methods train on the other four (full training texts) and are "
+        "scored on the held-out task's training texts (never its test texts); kind is "
+        "never used (hypernetworks.adapters._loto)",
+        "seeds": sorted({f["seed"] for f in folds}),
+        "folds": sorted({f["held"] for f in folds}),
+        "pairs": len(folds),
+        "grid": dict(UNSEEN_RULES),
+        "rule": "the cell with the best mean unseen accuracy over the (seed, fold) pairs; "
+        "ties to the earlier rule (generated first)",
+        "unseen_accuracy": table,
+        "paired_differences": paired,
+        "chosen": chosen,
+        "chosen_rule": rule_of[chosen],
+        "default_in_use": UNSEEN["hyperlora-desc"],
+        "best_other_lora_by_fold": {
+            f"seed{f['seed']} {f['held']}": f.get("best_other_lora") for f in folds
+        },
+        "settings": folds[0].get("settings"),
+        "adapters_of_by_fold": {f"seed{f['seed']} {f['held']}": f["adapters_of"] for f in folds},
+        "train_cpu_seconds": {
+            k: _mean_std([f["train_cpu_seconds"][k] for f in folds if k in f["train_cpu_seconds"]])
+            for k in dict.fromkeys(k for f in folds for k in f["train_cpu_seconds"])
+        },
+    }
+
+
 def _mean_std(values: list[float]) -> dict[str, float]:
     return {
         "mean": float(np.mean(values)),
@@ -333,6 +505,34 @@ def paired_differences(metrics: list[dict], seeds: list[int]) -> dict[str, dict]
             "first_ahead_on": sum(d > 0 for d in diffs),
         }
     return out
+
+
+def _held_out_rules(metrics: list[dict], seeds: list[int]) -> dict[str, dict] | None:
+    """The description model's accuracy on kind under every rule of UNSEEN_RULES (each run
+    scores them all; the reported row is the rule chosen by leave-one-task-out)."""
+    rows = [
+        next(
+            (
+                r
+                for r in m["results"]
+                if r["method"] == "hyperlora-desc" and r["task"] == "kind" and "candidates" in r
+            ),
+            None,
+        )
+        for m in metrics
+    ]
+    if any(r is None for r in rows):
+        return None
+    found = [r for r in rows if r is not None]
+    return {
+        rule: {
+            **_mean_std([r["candidates"][rule] for r in found]),
+            "by_seed": {
+                f"seed{s}": r["candidates"][rule] for s, r in zip(seeds, found, strict=True)
+            },
+        }
+        for rule in UNSEEN_RULES
+    } | {"nearest_by_seed": {f"seed{s}": r["nearest"] for s, r in zip(seeds, found, strict=True)}}
 
 
 def summarise(runs: Path, seeds: list[int], reuse: Path | None = None) -> dict:
@@ -387,11 +587,15 @@ def summarise(runs: Path, seeds: list[int], reuse: Path | None = None) -> dict:
         "held_out_by_seed": {
             f"seed{s}": m["held_out"] for s, m in zip(seeds, metrics, strict=True)
         },
+        "held_out_rules": _held_out_rules(metrics, seeds),
         "tasks": metrics[0]["tasks"],
         "config": metrics[0]["config"],
         "lr": metrics[0].get("lr"),
         "settings_by_seed": {
             f"seed{s}": m["settings"] for s, m in zip(seeds, metrics, strict=True)
+        },
+        "unseen_by_seed": {
+            f"seed{s}": m.get("unseen") for s, m in zip(seeds, metrics, strict=True)
         },
         "sources_by_seed": {f"seed{s}": m["sources"] for s, m in zip(seeds, metrics, strict=True)},
     }
@@ -504,12 +708,41 @@ def main() -> None:
     parser.add_argument(
         "--no-run",
         action="store_true",
-        help="with --development: summarise the runs found, run none (cells left out are "
-        "listed as missing)",
+        help="with --development or --loto: summarise the runs found, run none (cells left "
+        "out are listed as missing)",
+    )
+    parser.add_argument(
+        "--loto",
+        action="store_true",
+        help="run/summarise the leave-one-task-out protocol of the held-out goal instead "
+        "(development seeds; --seeds defaults to 100 101; --folds: the held-out tasks)",
+    )
+    parser.add_argument("--folds", nargs="+", choices=SEEN, default=list(LOTO_FOLDS))
+    parser.add_argument(
+        "--part",
+        nargs="+",
+        choices=("desc", "baselines"),
+        default=["desc", "baselines"],
+        help="with --loto: what to run (the description model; the shared LoRA, frozen "
+        "model and per-task LoRAs)",
     )
     args = parser.parse_args()
     torch.set_num_threads(1)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.loto:
+        seeds = args.seeds if args.seeds != [0, 1, 2, 3, 4] else list(DEV_SEEDS)
+        if set(seeds) - set(DEV_SEEDS):
+            parser.error(f"--loto runs on development seeds {list(DEV_SEEDS)}, got {seeds}")
+        if not args.no_run:
+            for part in args.part:
+                run_loto(args.runs, seeds, args.folds, part)
+        loto = summarise_loto(args.runs)
+        out = args.out or ROOT / "benchmarks/results/adapters_loto.json"
+        out.write_text(json.dumps(loto, indent=1) + "\n")
+        for key, value in loto["unseen_accuracy"].items():
+            print(f"{key:55s} {100 * value['mean']:.1f} ± {100 * value['std']:.1f}")
+        print("chosen:", loto["chosen"])
+        return
     if args.development:
         if not args.no_run:
             run_development(args.runs)

@@ -316,6 +316,7 @@ def test_unknown_text_task_is_refused():
         "hypernetworks.adapters._descriptions",
         "hypernetworks.adapters._harness",
         "hypernetworks.adapters._hyperlora",
+        "hypernetworks.adapters._loto",
         "hypernetworks.adapters._plots",
         "hypernetworks.adapters._validation",
         "hypernetworks.datasets._text",

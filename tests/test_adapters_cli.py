@@ -137,3 +137,20 @@ def test_method_rng_is_per_method_and_restores_the_global_stream() -> None:
         method_seed("0", "probe")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="method must be a str, got int"):
         method_seed(0, 1)  # type: ignore[arg-type]
+
+
+def test_cli_unseen_rule_picks_its_candidate_on_the_held_out_task(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "nearest"
+    argv = [*TINY, "--test-per-class", "4", "--method", "hyperlora-desc"]
+    assert main([*argv, "--unseen", "nearest", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["unseen"] == {"hyperlora-desc": "nearest"}
+    (row,) = [
+        r for r in metrics["results"] if r["method"] == "hyperlora-desc" and r["task"] == "kind"
+    ]
+    assert set(row["candidates"]) == {"generated", "scale-0.5", "scale-0.25", "nearest"}
+    assert row["accuracy"] == row["candidates"]["nearest"]
+    assert row["nearest"] in {"library", "sentiment", "language", "names", "python"}
+    with pytest.raises(SystemExit):
+        main(["adapters", "--unseen", "scale-2"])
+    assert "invalid choice: 'scale-2'" in capsys.readouterr().err

@@ -196,14 +196,39 @@ class HyperLoRA(nn.Module):
             )
         return tasks
 
-    def materialize(self, task: object) -> nn.Module:
+    def materialize(self, task: object, *, scale: float = 1.0) -> nn.Module:
         """A plain Hugging Face model (the base model's class) with ``task``'s adapters
-        merged into its weights: no peft, no hypernetwork; ``save_pretrained`` works."""
+        merged into its weights: no peft, no hypernetwork; ``save_pretrained`` works.
+
+        ``scale`` multiplies every generated weight change (``W0 + scale * B A``): 1 gives
+        the adapters as generated, 0 the pretrained model, values between pull the
+        adapted model toward the pretrained one (e.g. for a description unlike those
+        seen in training; see ``unseen_scale`` in docs/benchmarks.md).
+
+        Example:
+            >>> import transformers
+            >>> config = transformers.BertConfig(hidden_size=32, num_hidden_layers=2,
+            ...     num_attention_heads=2, intermediate_size=64, vocab_size=100)
+            >>> base = transformers.BertModel(config)
+            >>> hyper = HyperLoRA(base, num_tasks=2, rank=2)
+            >>> frozen = hyper.materialize(0, scale=0.0).state_dict()
+            >>> all(torch.equal(v, base.state_dict()[k]) for k, v in frozen.items())
+            True
+        """
         if isinstance(task, (list, tuple)) or (isinstance(task, Tensor) and task.dim() > 0):
             raise ValueError(
                 f"materialize takes one task (an id or a description), got {describe(task)}"
             )
+        if not isinstance(scale, (int, float)) or isinstance(scale, bool):
+            raise TypeError(f"scale must be a number >= 0, got {describe(scale)}")
+        if not scale >= 0 or scale == float("inf"):
+            raise ValueError(f"scale must be a finite number >= 0, got {scale!r}")
         peft_model: Any = self.hyper.materialize(self._condition(task))
+        if scale != 1.0:
+            with torch.no_grad():
+                for name, p in peft_model.named_parameters():
+                    if "lora_B" in name:
+                        p.mul_(float(scale))
         merged: nn.Module = peft_model.merge_and_unload()
         return merged.eval().requires_grad_(True)
 

@@ -14,7 +14,9 @@ from ._benchmarks import (
     OUTPUT_LR_SCALES,
     SEEN,
     STEPS,
+    UNSEEN,
 )
+from ._loto import UNSEEN_RULES
 
 __all__ = ["add_arguments", "main"]
 
@@ -54,6 +56,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="learning-rate scale of the output layers of HyperLoRA's head (default: "
         + ", ".join(f"{m} {v:g}" for m, v in OUTPUT_LR_SCALES.items())
         + ")",
+    )
+    parser.add_argument(
+        "--unseen",
+        choices=list(UNSEEN_RULES),
+        default=DEFAULTS["unseen"],
+        help="how hyperlora-desc adapts to the held-out task: its generated adapters, "
+        "pulled toward the pretrained model (scale-S), or the nearest seen task's (default: "
+        + ", ".join(f"{m} {v}" for m, v in UNSEEN.items())
+        + ", chosen by leave-one-task-out on development seeds)",
     )
     parser.add_argument(
         "--validation",
