@@ -48,6 +48,14 @@ KEYS = (
     "random_100",
     "beats_random_at_10",
     "beats_random_at_100",
+    "blended_10",
+    "blended_100",
+    "blended_beats_random_at_10",
+    "blended_beats_random_at_100",
+    "rescaled_10",
+    "rescaled_100",
+    "rescaled_beats_random_at_10",
+    "rescaled_beats_random_at_100",
     "trained_steps",
     "trained_capped",
 )
@@ -85,9 +93,23 @@ def _references(path: str | None, seed: int) -> list[dict] | None:
 
 
 def _one(job: tuple) -> dict:
-    name, seed, steps, scratch_steps, held, pool, decoder, threads, references, options = job
+    (
+        name,
+        seed,
+        steps,
+        scratch_steps,
+        held,
+        pool,
+        decoder,
+        threads,
+        references,
+        options,
+        keep,
+        blend,
+        rescale,
+    ) = job
     torch.set_num_threads(threads)
-    metrics, _ = BENCHMARKS[name](
+    metrics, ghn = BENCHMARKS[name](
         seed=seed,
         steps=steps,
         scratch_steps=scratch_steps,
@@ -96,7 +118,12 @@ def _one(job: tuple) -> dict:
         decoder=decoder,
         references=_references(references, seed),
         ghn_options=options,
+        blend=blend,
+        rescale=rescale,
     )
+    if keep:  # the trained GHN, for later analysis of the same rows
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        ghn.save(Path(keep) / f"ghn_{name}_seed{seed}.pt")
     print(
         f"seed {seed}: GHN trained in {metrics['ghn_fit_seconds']:.0f} s "
         f"({metrics['ghn_fit_cpu_seconds']:.0f} s CPU), evaluation "
@@ -134,6 +161,18 @@ def main() -> None:
         default=None,
         help="GraphHyperNetwork options, JSON: '{\"dim\": 96}'",
     )
+    p.add_argument("--save-ghn", default=None, help="folder for each seed's trained GHN (.pt)")
+    p.add_argument(
+        "--blend",
+        type=float,
+        default=0.0,
+        help="also fine-tune from apply(..., blend=B) (shrink-and-perturb start); 0: not",
+    )
+    p.add_argument(
+        "--rescale",
+        action="store_true",
+        help="also fine-tune from apply(..., rescale=True) (weights at the random start's scale)",
+    )
     p.add_argument(
         "--rescore",
         default=None,
@@ -160,6 +199,9 @@ def main() -> None:
             args.threads,
             args.references,
             args.ghn,
+            args.save_ghn,
+            args.blend,
+            args.rescale,
         )
         for seed in args.seeds
     ]
@@ -290,6 +332,16 @@ def _report(runs: list[dict], args: argparse.Namespace, info: dict) -> None:
         "per_split": rows,
         "held_out_beats_random_at_10": _pm([h["beats_random_at_10"] for h in held]),
         "held_out_beats_random_at_100": _pm([h["beats_random_at_100"] for h in held]),
+        **{
+            f"held_out_{k}": _pm([h[k] for h in held])
+            for k in (
+                "blended_beats_random_at_10",
+                "blended_beats_random_at_100",
+                "rescaled_beats_random_at_10",
+                "rescaled_beats_random_at_100",
+            )
+            if all(k in h for h in held)
+        },
         "prediction_seconds": _pm([r["means"]["prediction_seconds_mean"] for r in runs]),
         "prediction_cpu_seconds": _pm([r["means"]["prediction_cpu_seconds_mean"] for r in runs]),
         "ghn_fit_seconds": _pm([r["ghn_fit_seconds"] for r in runs]),

@@ -42,6 +42,7 @@ from ._trace import Graph as Graph
 from ._trace import Node as Node
 from ._trace import UnsupportedModelError as UnsupportedModelError
 from ._trace import trace as trace
+from ._units import unit_roles as unit_roles
 
 __all__ = [
     "BENCHMARKS",
@@ -66,4 +67,5 @@ __all__ = [
     "reference_rows",
     "trace",
     "train_reference",
+    "unit_roles",
 ]

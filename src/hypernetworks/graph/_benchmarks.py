@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 CURVE_STEPS = (0, 10, 30, 100)
+_EXTRA = ("blended", "rescaled")  # optional fine-tuning starts besides predicted and random
 Data = tuple[Tensor, Tensor]
 
 # name -> (loader, training images, GHN steps, pool, held-out MLPs/CNNs, scratch steps)
@@ -101,6 +102,8 @@ def evaluate_architecture(
     scratch_steps: int,
     seed: int,
     reference: dict[str, Any] | None = None,
+    blend: float = 0.0,
+    rescale: bool = False,
 ) -> dict[str, Any]:
     """One benchmark row: zero-shot, fine-tuning from both starts, trained from scratch.
 
@@ -113,6 +116,11 @@ def evaluate_architecture(
         seed: the initialisation and batch order of this row.
         reference: a row of :func:`reference_rows` for this architecture and seed, reused
             instead of training the reference again.
+        blend: when positive, a third start, ``"blended"``: the prediction loaded with
+            ``ghn.apply(..., blend=blend)`` (shrink-and-perturb towards the random start),
+            fine-tuned with the same batches.
+        rescale: a further start, ``"rescaled"``: ``ghn.apply(..., rescale=True)``, the
+            prediction with its weights at the random start's scale (same function).
 
     Example:
         >>> from hypernetworks.graph import GraphHyperNetwork, MLPSpec
@@ -130,8 +138,15 @@ def evaluate_architecture(
         ghn.apply(predicted)
         seconds = time.perf_counter() - start
         cpu_seconds = time.process_time() - cpu
+        starts = [("predicted", predicted), ("random", random_start)]
+        if blend:
+            blended = ghn.apply(copy.deepcopy(random_start), blend=blend)
+            starts.append(("blended", blended))
+        if rescale:
+            rescaled = ghn.apply(copy.deepcopy(random_start), rescale=True)
+            starts.append(("rescaled", rescaled))
         curves = {}
-        for name, model in (("predicted", predicted), ("random", random_start)):
+        for name, model in starts:
             gen = torch.Generator().manual_seed(seed)
             curves[name] = _train(model, train, test, max(CURVE_STEPS), gen, CURVE_STEPS)
     if reference is None:
@@ -166,11 +181,9 @@ def _mean(values: list[float]) -> float:
     return sum(values) / max(len(values), 1)
 
 
-def _beats(rows: list[dict[str, Any]], step: str) -> float:
-    """The share of rows where the predicted start is ahead of the random one at ``step``."""
-    return _mean(
-        [float(r["finetune"]["predicted"][step] > r["finetune"]["random"][step]) for r in rows]
-    )
+def _beats(rows: list[dict[str, Any]], step: str, start: str = "predicted") -> float:
+    """The share of rows where ``start`` is ahead of the random start at ``step``."""
+    return _mean([float(r["finetune"][start][step] > r["finetune"]["random"][step]) for r in rows])
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -189,14 +202,21 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         if all("trained_steps" in r for r in subset):  # the reference's convergence
             summary["trained_steps"] = _mean([float(r["trained_steps"]) for r in subset])
             summary["trained_capped"] = _mean([float(r["trained_capped"]) for r in subset])
-        for start in ("predicted", "random"):
+        extra = [s for s in _EXTRA if all(s in r["finetune"] for r in subset)]
+        for start in ["predicted", "random", *extra]:
             for step in ("10", "100"):
                 summary[f"{start}_{step}"] = _mean([r["finetune"][start][step] for r in subset])
         for step in ("10", "100"):
             summary[f"beats_random_at_{step}"] = _beats(subset, step)
+            for start in extra:
+                summary[f"{start}_beats_random_at_{step}"] = _beats(subset, step, start)
         out[name] = summary
     held = groups["held_out_mlp"] + groups["held_out_cnn"]
     out["held_out"] = {f"beats_random_at_{s}": _beats(held, s) for s in ("10", "100")}
+    for start in _EXTRA:
+        if held and all(start in r["finetune"] for r in held):
+            for s in ("10", "100"):
+                out["held_out"][f"{start}_beats_random_at_{s}"] = _beats(held, s, start)
     out["prediction_seconds_mean"] = _mean([r["prediction_seconds"] for r in rows])
     out["prediction_cpu_seconds_mean"] = _mean([r["prediction_cpu_seconds"] for r in rows])
     return out
@@ -287,6 +307,8 @@ def graph_benchmark(
     progress: Callable[..., Any] | None = None,
     references: list[dict[str, Any]] | None = None,
     ghn_options: dict[str, Any] | None = None,
+    blend: float = 0.0,
+    rescale: bool = False,
 ) -> tuple[dict[str, Any], GraphHyperNetwork]:
     """Run the ``digits`` or ``mnist`` benchmark; returns ``(metrics, trained GHN)``.
 
@@ -304,6 +326,8 @@ def graph_benchmark(
         references: rows of :func:`reference_rows` (same benchmark, seed and sizes) to reuse;
             an architecture without a matching row is trained here.
         ghn_options: extra keyword arguments of :class:`GraphHyperNetwork`.
+        blend / rescale: also fine-tune from the blended / rescaled start (see
+            :func:`evaluate_architecture`).
 
     Raises:
         ValueError: ``name`` is not a benchmark.
@@ -342,6 +366,8 @@ def graph_benchmark(
             scratch_steps=size["scratch_steps"],
             seed=row_seed,
             reference=known.get((spec.name, row_seed, size["scratch_steps"])),
+            blend=blend,
+            rescale=rescale,
         )
         rows.append({"split": split, **row})
     metrics = {

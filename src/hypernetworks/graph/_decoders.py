@@ -29,6 +29,9 @@ from ._trace import Node
 
 __all__ = ["DECODERS", "DEFAULT_DECODER", "HybridDecoder", "LowRankDecoder", "TilingDecoder"]
 
+#: Per parameter node: (row shift, column shift, row fold, column fold) of its unit indices.
+Units = tuple[int, int, int, int]
+
 
 def _scale(raw: Tensor, gain: Tensor, node: Node) -> Tensor:
     """Weights: rms-normalised times ``exp(gain)·sqrt(2/fan_in)``; vectors: ``base + raw``."""
@@ -110,13 +113,22 @@ class LowRankDecoder(nn.Module):
         nn.init.zeros_(self.gain.weight)
         nn.init.zeros_(self.gain.bias)
 
-    def _index(self, count: int, table: nn.Embedding) -> Tensor:
-        """``[count, hidden]``: the vectors of indices ``0..count-1`` (past the table: tiled)."""
-        return table(torch.arange(count, device=table.weight.device) % self.table)
+    def _positions(self, count: int, shift: int, fold: int, dev: torch.device) -> Tensor:
+        """Index vectors read by units ``0..count-1``: ``(i mod fold + shift) mod table``."""
+        i = torch.arange(count, device=dev)
+        return ((i % fold if fold else i) + shift) % self.table
 
-    def forward(self, h: Tensor, nodes: list[Node]) -> list[Tensor]:
-        """Predict one tensor per node from its embedding ``h[m]`` (``[M, dim]``)."""
+    def forward(
+        self, h: Tensor, nodes: list[Node], units: list[Units] | None = None
+    ) -> list[Tensor]:
+        """Predict one tensor per node from its embedding ``h[m]`` (``[M, dim]``).
+
+        ``units[m] = (row shift, column shift, row fold, column fold)``: unit ``i`` of node
+        ``m``'s rows (and vector entries) reads index vector ``(i mod fold + shift) mod
+        table`` (fold 0: no fold), likewise its columns; ``i`` itself by default.
+        """
         dev = h.device
+        units = units if units is not None else [(0, 0, 0, 0)] * len(nodes)
         mats = [m for m, n in enumerate(nodes) if len(n.shape) >= 2]
         vecs = [m for m, n in enumerate(nodes) if len(n.shape) == 1]
         out: list[Tensor] = [h.new_zeros(n.shape) for n in nodes]
@@ -126,13 +138,12 @@ class LowRankDecoder(nn.Module):
             ins = [s[1] for s in shapes]
             kernels = [s[2:] for s in shapes]
             kcount = [math.prod(k) for k in kernels]
-            top = max(max(s[0] for s in shapes), max(ins))
             hm = h[mats]
             rows_node = torch.repeat_interleave(torch.arange(len(mats), device=dev), outs)
-            rows_idx = torch.cat([torch.arange(int(o), device=dev) for o in outs])
-            a = self.row_out(
-                self.row_node(hm)[rows_node] + self._index(top, self.row_index)[rows_idx]
+            rows_idx = torch.cat(
+                [self._positions(nodes[m].shape[0], units[m][0], units[m][2], dev) for m in mats]
             )
+            a = self.row_out(self.row_node(hm)[rows_node] + self.row_index(rows_idx))
             col_node, col_idx, col_kernel = [], [], []
             for m, (c, k) in enumerate(zip(ins, kernels, strict=True)):
                 grid = (
@@ -154,11 +165,12 @@ class LowRankDecoder(nn.Module):
                     else offsets / 3
                 )
                 col_node.append(torch.full((c * grid.shape[0],), m, device=dev))
-                col_idx.append(torch.arange(c, device=dev).repeat_interleave(grid.shape[0]))
+                u = units[mats[m]]
+                col_idx.append(self._positions(c, u[1], u[3], dev).repeat_interleave(grid.shape[0]))
                 col_kernel.append(features.repeat(c, 1))
             b = self.col_out(
                 self.col_node(hm)[torch.cat(col_node)]
-                + self._index(top, self.col_index)[torch.cat(col_idx)]
+                + self.col_index(torch.cat(col_idx))
                 + self.col_kernel(torch.cat(col_kernel))
             )
             gains = self.gain(hm).squeeze(-1)
@@ -174,14 +186,13 @@ class LowRankDecoder(nn.Module):
                 out[m] = _scale(raw, gains[j], nodes[m])
         if vecs:
             sizes = [nodes[m].shape[0] for m in vecs]
-            top = max(sizes)
             node_of = torch.repeat_interleave(
                 torch.arange(len(vecs), device=dev), torch.tensor(sizes, device=dev)
             )
-            idx = torch.cat([torch.arange(s, device=dev) for s in sizes])
-            v = self.vec_out(
-                self.vec_node(h[vecs])[node_of] + self._index(top, self.vec_index)[idx]
-            ).squeeze(-1)
+            idx = torch.cat(
+                [self._positions(nodes[m].shape[0], units[m][0], units[m][2], dev) for m in vecs]
+            )
+            v = self.vec_out(self.vec_node(h[vecs])[node_of] + self.vec_index(idx)).squeeze(-1)
             for m, part in zip(vecs, v.split(sizes), strict=True):
                 out[m] = _scale(part, h.new_zeros(()), nodes[m])
         for m, n in enumerate(nodes):
@@ -227,8 +238,11 @@ class TilingDecoder(nn.Module):
             block = block.repeat(reps).narrow(dim, 0, size)
         return block
 
-    def forward(self, h: Tensor, nodes: list[Node]) -> list[Tensor]:
-        """Predict one tensor per node from its embedding ``h[m]`` (``[M, dim]``)."""
+    def forward(
+        self, h: Tensor, nodes: list[Node], units: list[Units] | None = None
+    ) -> list[Tensor]:
+        """Predict one tensor per node from its embedding ``h[m]`` (``[M, dim]``); a tiled
+        block has no unit indices, so ``units`` is ignored."""
         k, blk = self.kernel, self.block
         blocks = self.weights(h).view(-1, blk, blk, k, k)
         gains = self.gain(h).squeeze(-1)
@@ -299,14 +313,19 @@ class HybridDecoder(nn.Module):
         )
         self.tiling = TilingDecoder(dim, block=block, kernel=kernel, hidden=hidden, vectors=False)
 
-    def forward(self, h: Tensor, nodes: list[Node]) -> list[Tensor]:
-        """Predict one tensor per node from its embedding ``h[m]`` (``[M, dim]``)."""
+    def forward(
+        self, h: Tensor, nodes: list[Node], units: list[Units] | None = None
+    ) -> list[Tensor]:
+        """Predict one tensor per node from its embedding ``h[m]`` (``[M, dim]``); ``units``
+        go to the low-rank part (see :meth:`LowRankDecoder.forward`)."""
         conv = [m for m, n in enumerate(nodes) if len(n.shape) >= 3]
         rest = [m for m, n in enumerate(nodes) if len(n.shape) < 3]
         out: list[Tensor] = [h.new_zeros(()) for _ in nodes]
         for part, decoder in ((conv, self.tiling), (rest, self.lowrank)):
             if part:
-                for m, t in zip(part, decoder(h[part], [nodes[m] for m in part]), strict=True):
+                sub = [units[m] for m in part] if units is not None else None
+                predicted = decoder(h[part], [nodes[m] for m in part], sub)
+                for m, t in zip(part, predicted, strict=True):
                     out[m] = t
         return out
 

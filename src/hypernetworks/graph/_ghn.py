@@ -27,12 +27,15 @@ from torch import Tensor, nn
 from ..runner import WeightedLoss, data_parallel, shard
 from ._decoders import DECODERS, DEFAULT_DECODER
 from ._encode import RESOLUTION_FEATURES, SHAPE_FEATURES, Encoded, encode
+from ._rescale import rescale as rescale_weights
 from ._trace import OPS, Graph, trace
+from ._units import unit_roles
 
 __all__ = ["FORMAT", "GraphHyperNetwork"]
 
 FORMAT = "hypernetworks.graph/2"  # /2: the "globalpool" operation joined OPS
 Architectures = Sequence[nn.Module | Callable[[], nn.Module]] | Any
+Roles = dict[str, tuple[bool, bool]]
 
 
 def _positive(value: object, name: str) -> int:
@@ -62,6 +65,17 @@ class GraphHyperNetwork(nn.Module):
             node's shape carries) and tell global pooling from 2× average pooling.
         rich_kernel: the low-rank decoder describes kernel positions by 9 features
             (relative offsets, their squares, the kernel size) instead of 2 raw offsets.
+        unit_shifts: while training, offset the low-rank decoder's hidden unit indices of
+            every MLP by a random shift per step, so that every index vector is trained
+            (widths past those of the training pool get trained vectors too) and none
+            carries a meaning (``graph/_units.py``). Prediction is unchanged in form.
+            Tried on MNIST (development seed 100): the MLPs collapsed; off by default.
+        fold_units: at prediction, a hidden unit of an MLP past the widest hidden layer of
+            the training pool (``unit_range``) reads the index vectors of unit ``i mod
+            unit_range``, which were trained, instead of vectors never trained (its rows,
+            vectors and the columns that read it alike, so they still match): a 1024-wide
+            layer after a pool of widths up to 512 gets each unit twice.
+        unit_range: the widest hidden layer of the training pool's MLPs; set by :meth:`fit`.
 
     Example:
         >>> import torch
@@ -87,6 +101,9 @@ class GraphHyperNetwork(nn.Module):
         reach: int = 4,
         resolution: bool = False,
         rich_kernel: bool = False,
+        unit_shifts: bool = False,
+        fold_units: bool = True,
+        unit_range: int | None = None,
     ) -> None:
         super().__init__()
         for value, name in (
@@ -108,6 +125,9 @@ class GraphHyperNetwork(nn.Module):
             "reach": reach,
             "resolution": bool(resolution),
             "rich_kernel": bool(rich_kernel),
+            "unit_shifts": bool(unit_shifts),
+            "fold_units": bool(fold_units),
+            "unit_range": unit_range,
         }
         features = SHAPE_FEATURES + (RESOLUTION_FEATURES if resolution else 0)
         # "globalpool", the last operation, joined OPS later: its row is drawn last (below),
@@ -154,16 +174,33 @@ class GraphHyperNetwork(nn.Module):
             h = self.backward_update(m.reshape(-1, d), h.reshape(-1, d)).view_as(h)
         return self.norm(h)
 
-    def _predict(self, graphs: list[Graph], encoded: list[Encoded]) -> list[dict[str, Tensor]]:
+    def _predict(
+        self,
+        graphs: list[Graph],
+        encoded: list[Encoded],
+        roles: list[Roles | None] | None = None,
+        shifts: list[int] | None = None,
+    ) -> list[dict[str, Tensor]]:
+        """``roles[g]``: :func:`unit_roles` of graph ``g`` (computed when not given);
+        ``shifts[g]``: the offset of its hidden unit indices (training with
+        ``unit_shifts``; none by default). Hidden units past ``unit_range`` fold back
+        (``fold_units``)."""
         h = self._embed(encoded)
-        rows, nodes, owners = [], [], []
+        c = self.config
+        fold = c["unit_range"] if c.get("fold_units") and c.get("unit_range") else 0
+        roles = roles if roles is not None else [unit_roles(g) for g in graphs]
+        rows, nodes, owners, units = [], [], [], []
         for g, graph in enumerate(graphs):
+            shift = shifts[g] if shifts is not None else 0
             for i, node in enumerate(graph.nodes):
                 if node.param is not None:
                     rows.append(h[g, i])
                     nodes.append(node)
                     owners.append(g)
-        tensors = self.decoder(torch.stack(rows), nodes)
+                    role = roles[g]
+                    row, col = role[node.param] if role is not None else (False, False)
+                    units.append((shift * row, shift * col, fold if row else 0, fold if col else 0))
+        tensors = self.decoder(torch.stack(rows), nodes, units)
         out: list[dict[str, Tensor]] = [{} for _ in graphs]
         for g, node, t in zip(owners, nodes, tensors, strict=True):
             out[g][str(node.param)] = t
@@ -195,7 +232,14 @@ class GraphHyperNetwork(nn.Module):
             predicted = self._predict([graph], [self._encode(graph)])[0]
         return {name: predicted[name] for name, _ in model.named_parameters()}
 
-    def apply(self, model: nn.Module, example_input: Any = None) -> nn.Module:  # type: ignore[override]
+    def apply(  # type: ignore[override]
+        self,
+        model: nn.Module,
+        example_input: Any = None,
+        *,
+        rescale: bool = False,
+        blend: float = 0.0,
+    ) -> nn.Module:
         """Load the predicted parameters into ``model`` (in place) and return it.
 
         BatchNorm running statistics are not predicted: fill them with
@@ -204,6 +248,19 @@ class GraphHyperNetwork(nn.Module):
         Args:
             model: any module :func:`~hypernetworks.graph.trace` can read.
             example_input: input for the ``torch.export`` fallback.
+            rescale: a start for fine-tuning: bring every linear weight whose scale the
+                network does not see (one followed by a normalisation layer, or by a ReLU
+                before exactly one other weight, which takes the inverse factor) to the root
+                mean square of the model's own initial weight; the function is unchanged
+                (with BatchNorm: once its statistics are recomputed), but Adam, whose steps
+                do not grow with the weights, no longer moves them slowly
+                (``graph/_rescale.py``).
+            blend: a start for fine-tuning rather than a finished network: every weight (2
+                or more dimensions) becomes ``(1 - blend)·predicted + blend·current``, the
+                model's own (random) initialisation; biases and normalisation parameters
+                stay predicted. This is shrink-and-perturb (Ash & Adams 2020), for warm
+                starts that fine-tune worse than random ones; 0 (default) loads the
+                prediction as it is.
 
         Returns:
             ``model`` itself, its parameters overwritten.
@@ -218,10 +275,22 @@ class GraphHyperNetwork(nn.Module):
             >>> tuple(net(torch.randn(5, 3)).shape)
             (5, 2)
         """
+        if isinstance(blend, bool) or not isinstance(blend, (int, float)):
+            raise TypeError(f"blend must be a float in [0, 1], got {type(blend).__name__}")
+        if not 0.0 <= blend <= 1.0:
+            raise ValueError(f"blend must be in [0, 1], got {blend}")
         predicted = self.predict(model, example_input)
+        if rescale:
+            initial = {
+                k: v.detach().to(self.op_embedding.weight) for k, v in model.named_parameters()
+            }
+            predicted = rescale_weights(trace(model, example_input), predicted, initial)
         with torch.no_grad():
             for name, p in model.named_parameters():
-                p.copy_(predicted[name])
+                if blend and p.dim() >= 2:
+                    p.mul_(blend).add_(predicted[name].to(p), alpha=1.0 - blend)
+                else:
+                    p.copy_(predicted[name])
         return model
 
     # -- training ----------------------------------------------------------------------------
@@ -277,6 +346,19 @@ class GraphHyperNetwork(nn.Module):
             models = [m.to(dev).train() for m in _instantiate(architectures, pool_size, seed)]
         graphs = [trace(m, x[:2].to(dev)) for m in models]
         encoded = [self._encode(g) for g in graphs]
+        roles = [unit_roles(g) for g in graphs]
+        widths = [
+            graphs[g].nodes[i].shape[0]
+            for g, role in enumerate(roles)
+            if role is not None
+            for i, node in enumerate(graphs[g].nodes)
+            if node.param is not None and role[node.param][0]
+        ]
+        if widths:  # a second fit widens the range, never narrows it
+            self.config["unit_range"] = max(widths + [self.config.get("unit_range") or 0])
+        shifting = self.config.get("unit_shifts", False) and self.config["decoder"] != "tiling"
+        table = int(getattr(getattr(self.decoder, "lowrank", self.decoder), "table", 1))
+        step_shifts: list[int] = []  # this step's shift of every architecture of the pool
         optimizer = torch.optim.AdamW(self.parameters(), lr=lr, weight_decay=weight_decay)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0)))
@@ -290,7 +372,12 @@ class GraphHyperNetwork(nn.Module):
             iterator = progress(iterator)
 
         def mean_loss(chosen: list[int], xb: Tensor, yb: Tensor) -> Tensor:
-            predicted = self._predict([graphs[i] for i in chosen], [encoded[i] for i in chosen])
+            predicted = self._predict(
+                [graphs[i] for i in chosen],
+                [encoded[i] for i in chosen],
+                [roles[i] for i in chosen],
+                [step_shifts[i] for i in chosen] if step_shifts else None,
+            )
             return torch.stack(
                 [
                     F.cross_entropy(torch.func.functional_call(models[i], p, (xb,)), yb)
@@ -307,6 +394,8 @@ class GraphHyperNetwork(nn.Module):
             for step in iterator:
                 chosen = torch.randperm(len(models), generator=gen)[:architectures_per_step]
                 batch = torch.randint(0, len(x), (batch_size,), generator=gen)
+                if shifting:  # drawn for the whole pool, so every rank agrees
+                    step_shifts = torch.randint(0, table, (len(models),), generator=gen).tolist()
                 xb, yb = x[batch].to(dev), y[batch].to(dev)
                 # under torchrun each rank takes its share of the step's architectures
                 part, weight = shard(chosen)
