@@ -55,7 +55,7 @@ def test_reference_refuses_bad_arguments():
     x, y = _blobs(40, 0)
     with pytest.raises(ValueError, match="max_steps must be a positive int, got 0"):
         train_reference(nn.Linear(4, 2), (x, y), (x, y), max_steps=0, seed=0)
-    with pytest.raises(ValueError, match="patience must be a positive int, got 1.5"):
+    with pytest.raises(TypeError, match=r"patience must be a positive int, got 1.5 \(float\)"):
         train_reference(nn.Linear(4, 2), (x, y), (x, y), max_steps=5, seed=0, patience=1.5)
     with pytest.raises(ValueError, match="at least 8 samples .* got 5"):
         train_reference(nn.Linear(4, 2), (x[:5], y[:5]), (x, y), max_steps=5, seed=0)

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._checks import check_positive_int
 from ..runner import WeightedLoss, data_parallel, shard
 from ._decoders import DECODERS, DEFAULT_DECODER
 from ._encode import RESOLUTION_FEATURES, SHAPE_FEATURES, Encoded, encode
@@ -36,14 +37,6 @@ __all__ = ["FORMAT", "GraphHyperNetwork"]
 FORMAT = "hypernetworks.graph/2"  # /2: the "globalpool" operation joined OPS
 Architectures = Sequence[nn.Module | Callable[[], nn.Module]] | Any
 Roles = dict[str, tuple[bool, bool]]
-
-
-def _positive(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return value
 
 
 class GraphHyperNetwork(nn.Module):
@@ -113,7 +106,7 @@ class GraphHyperNetwork(nn.Module):
             (hidden, "hidden"),
             (reach, "reach"),
         ):
-            _positive(value, name)
+            check_positive_int(value, name)
         if decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {sorted(DECODERS)}, got {decoder!r}")
         self.config: dict[str, Any] = {
@@ -340,7 +333,7 @@ class GraphHyperNetwork(nn.Module):
             (batch_size, "batch_size"),
             (pool_size, "pool_size"),
         ):
-            _positive(value, name)
+            check_positive_int(value, name)
         dev = self.op_embedding.weight.device
         with torch.random.fork_rng(devices=[]):  # factories initialise with the global stream
             models = [m.to(dev).train() for m in _instantiate(architectures, pool_size, seed)]

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._checks import check_positive_int
 from ._calibrate import calibrate_batchnorm
 
 __all__ = ["VALIDATION_FRACTION", "train_reference"]
@@ -77,8 +78,7 @@ def train_reference(
         True
     """
     for value, name in ((max_steps, "max_steps"), (every, "every"), (patience, "patience")):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_positive_int(value, name)
     n_val = int(len(train[0]) * VALIDATION_FRACTION)
     if n_val < 1 or n_val >= len(train[0]):
         raise ValueError(
