@@ -77,9 +77,10 @@ DEFAULTS: dict[str, Any] = {
 
 #: Adam learning rate per method, chosen from {3e-4, 1e-3} (and 2e-3 at 80 steps for the
 #: two methods of the main goal) together with :data:`STEPS` by the mean validation
-#: accuracy on development seeds 100 and 101 (``--validation``; benchmarks/adapters.py
-#: DEV_GRID; docs/benchmarks.md): the per-task LoRAs' best cell is 2e-3 x 80 (78.5 vs
-#: 78.1 at 1e-3 x 80), HyperLoRA's 1e-3 x 80 (2e-3 lost 3.2 points).
+#: accuracy on development seeds 100 and 101 (``--validation``;
+#: benchmarks/adapters_development.py DEV_GRID; docs/benchmarks.md): the per-task LoRAs'
+#: best cell is 2e-3 x 80 (78.5 vs 78.1 at 1e-3 x 80), HyperLoRA's 1e-3 x 80 (2e-3 lost
+#: 3.2 points).
 LEARNING_RATES: dict[str, float] = {
     "hyperlora": 1e-3,
     "hyperlora-desc": 1e-3,
@@ -107,7 +108,7 @@ OUTPUT_LR_SCALES: dict[str, float] = {"hyperlora": 1.0, "hyperlora-desc": 1.0}
 #: How the description model adapts to the held-out task, a task it never trained on
 #: (:data:`hypernetworks.adapters._loto.UNSEEN_RULES`: its generated adapters, pulled
 #: toward the pretrained model by a scale, or the nearest seen task's), chosen by the
-#: leave-one-task-out protocol on the development seeds (benchmarks/adapters.py --loto).
+#: leave-one-task-out protocol on the development seeds (benchmarks/adapters_development.py --loto).
 #: Every rule is scored in every run (``candidates`` of the held-out row); the row
 #: reports this one. ``scale-0.25`` won there: 59.7% mean unseen-task accuracy over 6
 #: (seed, fold) pairs, against 59.6 (scale-0.5), 57.2 (generated), 57.1 (nearest).
