@@ -152,9 +152,9 @@ def test_rescale_keeps_the_function_and_brings_weights_to_the_initial_scale():
     x = torch.randn(32, 6)
     net.eval()
     same = torch.func.functional_call(net, predicted, (x,))
-    assert torch.allclose(
-        torch.func.functional_call(net, rescaled, (x,)), same, rtol=1e-3, atol=1e-3
-    )
+    # the same function up to LayerNorm's eps (not scale-free), relative to the outputs' scale
+    error = (torch.func.functional_call(net, rescaled, (x,)) - same).abs().max()
+    assert error <= 1e-4 * same.abs().max()
 
     def rms(t):
         return float(t.pow(2).mean().sqrt())
