@@ -222,7 +222,10 @@ class GraphHyperNetwork(nn.Module):
             >>> {k: tuple(v.shape) for k, v in params.items()}
             {'0.weight': (4, 3, 5, 5), '0.bias': (4,)}
         """
-        graph = trace(model, example_input)
+        return self._predict_traced(model, trace(model, example_input))
+
+    def _predict_traced(self, model: nn.Module, graph: Graph) -> dict[str, Tensor]:
+        """:meth:`predict` for ``model`` already traced as ``graph``."""
         with torch.no_grad():
             predicted = self._predict([graph], [self._encode(graph)])[0]
         return {name: predicted[name] for name, _ in model.named_parameters()}
@@ -274,12 +277,13 @@ class GraphHyperNetwork(nn.Module):
             raise TypeError(f"blend must be a float in [0, 1], got {type(blend).__name__}")
         if not 0.0 <= blend <= 1.0:
             raise ValueError(f"blend must be in [0, 1], got {blend}")
-        predicted = self.predict(model, example_input)
+        graph = trace(model, example_input)  # once: the prediction and rescaling read it
+        predicted = self._predict_traced(model, graph)
         if rescale:
             initial = {
                 k: v.detach().to(self.op_embedding.weight) for k, v in model.named_parameters()
             }
-            predicted = rescale_weights(trace(model, example_input), predicted, initial)
+            predicted = rescale_weights(graph, predicted, initial)
         with torch.no_grad():
             for name, p in model.named_parameters():
                 if blend and p.dim() >= 2:
