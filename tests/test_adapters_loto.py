@@ -60,16 +60,9 @@ def test_a_fold_scores_the_held_out_task_on_its_training_texts_only():
 def test_loto_fold_and_per_task_rows_and_scale_0_is_the_frozen_model():
     base = _bert()
     common = {"seed": 100, "names": NAMES, "options": OPTIONS}
-    fold = loto_fold(
-        base,
-        _tokenizer,
-        held="python",
-        desc_steps=(2,),
-        scales=(1.0, 0.0),
-        rates=RATES,
-        shared_steps=1,
-        **common,
-    )
+    fold_args = {"held": "python", "desc_steps": (2,), "scales": (1.0, 0.0), "rates": RATES}
+    fold_args |= {"shared_steps": 1, **common}
+    fold = loto_fold(base, _tokenizer, **fold_args)
     scores = fold["scores"]
     assert set(scores) == {
         "hyperlora-desc, steps 2, scale 1",
@@ -81,16 +74,7 @@ def test_loto_fold_and_per_task_rows_and_scale_0_is_the_frozen_model():
     }
     assert all(0.0 <= v <= 1.0 for v in scores.values())
     assert scores["hyperlora-desc, steps 2, scale 0"] == scores["zero-shot"]
-    again = loto_fold(
-        base,
-        _tokenizer,
-        held="python",
-        desc_steps=(2,),
-        scales=(1.0, 0.0),
-        rates=RATES,
-        shared_steps=1,
-        **common,
-    )
+    again = loto_fold(base, _tokenizer, **fold_args)
     assert again["scores"] == scores  # deterministic under the seed
     per_task = loto_per_task(base, _tokenizer, steps=1, lr=1e-2, **common)
     assert {k: set(v) for k, v in per_task["scores"].items()} == {
